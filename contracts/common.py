@@ -1,0 +1,84 @@
+"""Wire types shared by every contract: identifiers, errors (RFC 9457), pages, time windows."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+CONTRACT_VERSION = "1.0.0"
+
+PersonalId = Annotated[
+    str,
+    Field(
+        pattern=r"^\d{12}$",
+        min_length=12,
+        max_length=12,
+        description="12-digit personal id (số định danh cá nhân / số CCCD): province code (3), "
+        "gender-and-century digit (1), birth year (2), serial (6).",
+        examples=["038090001234"],
+    ),
+]
+ProvinceCode = Annotated[
+    str,
+    Field(
+        pattern=r"^\d{3}$",
+        description="Three-digit province code (mã tỉnh), e.g. 038 for Thanh Hóa.",
+        examples=["038"],
+    ),
+]
+Gender = Literal["male", "female"]
+Timestamp = Annotated[AwareDatetime, Field(description="RFC 3339 date-time with a UTC offset.")]
+
+
+class WireModel(BaseModel):
+    """Base of every contract model: unknown fields are refused, so contracts stay exact."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FieldError(WireModel):
+    loc: list[str | int] = Field(description="Where the error is: ['query', 'from'], ['body', ...].")
+    msg: str
+    type: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, with a stable snake_case ``code`` (vấn đề / lỗi)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(default="about:blank", description="A URI naming the problem type.")
+    title: str
+    status: int = Field(ge=400, le=599)
+    detail: str | None = None
+    instance: str | None = None
+    code: str = Field(
+        pattern=r"^[a-z][a-z0-9_]*$", description="Stable snake_case error code (mã lỗi)."
+    )
+    exchange_id: str | None = Field(default=None, description="Gateway exchange id, if any.")
+    errors: list[FieldError] | None = Field(
+        default=None, description="Field-level validation errors (invalid_request only)."
+    )
+
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries declaring problem+json bodies for the given statuses."""
+    titles = {
+        400: "Bad request (invalid_request)",
+        404: "Not found (not_found)",
+        409: "Conflict",
+        413: "Payload too large",
+        422: "Unprocessable: the input breaks the contract (invalid_request)",
+        503: "Service unavailable",
+    }
+    return {
+        status: {
+            "description": titles.get(status, "Problem"),
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in statuses
+    }

@@ -1,0 +1,101 @@
+"""One typed ``Settings`` for every process of the simulator.
+
+Read from the environment with the ``NDXP_`` prefix (nested fields with ``__``, e.g.
+``NDXP_GATEWAY__PORT=9000``) by :func:`get_settings` — never at import time. All state lives
+under ``state_dir``. Insecure defaults (the dev signing key, the dev admin token) are accepted
+only in ``mode="dev"``, the documented default for a laptop; ``mode="prod"`` refuses them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_JWT_SECRET = "ndxp-sim-dev-signing-key-not-for-production-use"
+DEV_ADMIN_TOKEN = "ndxp-dev-admin"
+
+MockName = Literal["population", "business-registry", "driver-licence", "civil-registry"]
+MOCK_NAMES: tuple[MockName, ...] = (
+    "population",
+    "business-registry",
+    "driver-licence",
+    "civil-registry",
+)
+
+
+class MockSettings(BaseModel):
+    """The four mock national databases (*CSDL quốc gia*)."""
+
+    host: str = "127.0.0.1"
+    ports: dict[MockName, int] = Field(
+        default_factory=lambda: {
+            "population": 8101,
+            "business-registry": 8102,
+            "driver-licence": 8103,
+            "civil-registry": 8104,
+        }
+    )
+    seed: int = Field(default=2024, description="Same seed, same bytes: the data generator's key.")
+    lifecycle_minute_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="Wall-clock seconds per simulated minute of civil-registry processing; "
+        "lower it to watch dossiers move through their lifecycle faster.",
+    )
+
+    def url(self, name: MockName) -> str:
+        return f"http://{self.host}:{self.ports[name]}"
+
+
+class GatewaySettings(BaseModel):
+    """The NDXP gateway (*Nền tảng tích hợp, chia sẻ dữ liệu quốc gia*)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = Field(default=1, ge=1)
+    registry_path: Path | None = Field(
+        default=None, description="Registry YAML; None means the shipped default registry."
+    )
+    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    token_ttl_s: int = Field(default=300, gt=0)
+    admin_token: SecretStr = SecretStr(DEV_ADMIN_TOKEN)
+    quota_store_url: str | None = Field(
+        default=None, description="None: SQLite under state_dir. redis://... later."
+    )
+    exchange_log_url: str | None = Field(
+        default=None, description="None: SQLite under state_dir. postgresql://... later."
+    )
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+class Settings(BaseSettings):
+    """Everything configurable, for every process; build it with :func:`get_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="NDXP_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    mode: Literal["dev", "prod"] = "dev"
+    state_dir: Path = Path(".ndxp")
+    mocks: MockSettings = Field(default_factory=MockSettings)
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+
+    @model_validator(mode="after")
+    def _refuse_insecure_defaults_outside_dev(self) -> Settings:
+        if self.mode == "prod":
+            if self.gateway.jwt_secret.get_secret_value() == DEV_JWT_SECRET:
+                raise ValueError("gateway.jwt_secret: the dev signing key is refused in prod mode")
+            if self.gateway.admin_token.get_secret_value() == DEV_ADMIN_TOKEN:
+                raise ValueError("gateway.admin_token: the dev admin token is refused in prod mode")
+        return self
+
+
+def get_settings(**overrides: Any) -> Settings:
+    """Build settings from the environment, with keyword overrides on top (tests use these)."""
+    return Settings(**overrides)
