@@ -8,16 +8,14 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 CONTRACT_VERSION = "1.0.0"
 
+PERSONAL_ID_PATTERN = r"^\d{12}$"
+PERSONAL_ID_DESCRIPTION = (
+    "12-digit personal id (số định danh cá nhân / số CCCD): province code (3), "
+    "gender-and-century digit (1), birth year (2), serial (6)."
+)
 PersonalId = Annotated[
     str,
-    Field(
-        pattern=r"^\d{12}$",
-        min_length=12,
-        max_length=12,
-        description="12-digit personal id (số định danh cá nhân / số CCCD): province code (3), "
-        "gender-and-century digit (1), birth year (2), serial (6).",
-        examples=["038090001234"],
-    ),
+    Field(pattern=PERSONAL_ID_PATTERN, description=PERSONAL_ID_DESCRIPTION),
 ]
 ProvinceCode = Annotated[
     str,
@@ -38,7 +36,9 @@ class WireModel(BaseModel):
 
 
 class FieldError(WireModel):
-    loc: list[str | int] = Field(description="Where the error is: ['query', 'from'], ['body', ...].")
+    loc: list[str | int] = Field(
+        description="Where the error is: ['query', 'from'], ['body', ...]."
+    )
     msg: str
     type: str
 

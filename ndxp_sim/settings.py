@@ -77,9 +77,7 @@ class GatewaySettings(BaseModel):
 class Settings(BaseSettings):
     """Everything configurable, for every process; build it with :func:`get_settings`."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="NDXP_", env_nested_delimiter="__", extra="forbid"
-    )
+    model_config = SettingsConfigDict(env_prefix="NDXP_", env_nested_delimiter="__", extra="forbid")
 
     mode: Literal["dev", "prod"] = "dev"
     state_dir: Path = Path(".ndxp")

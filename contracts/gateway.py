@@ -1,0 +1,117 @@
+"""Wire models of the NDXP gateway's own API: tokens, registry and quota views, health.
+
+The proxied national-database routes are not here: their bodies are the providers' contracts
+(:mod:`contracts.population`, ...). Exchange-log records are in :mod:`contracts.exchange`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import Field
+
+from contracts.common import WireModel
+
+
+class TokenResponse(WireModel):
+    """OAuth2 access token response (RFC 6749 §5.1) of the client-credentials grant."""
+
+    access_token: str = Field(description="A signed JWT (HS256); send it as `Bearer <token>`.")
+    token_type: Literal["Bearer"] = "Bearer"
+    expires_in: int = Field(gt=0, description="Seconds until the token expires.")
+
+
+class TimeoutsView(WireModel):
+    connect_s: float
+    read_s: float
+    total_s: float
+
+
+class OperationView(WireModel):
+    service: str = Field(examples=["population.get_citizen"])
+    method: str = Field(examples=["GET"])
+    path: str = Field(
+        description="Path template on the provider; the consumer calls /{provider}{path}.",
+        examples=["/v1/citizens/{personal_id}"],
+    )
+    response_model: str | None = Field(description='Contract checked on 2xx ("module:Class").')
+    timeouts: TimeoutsView
+
+
+class ProviderView(WireModel):
+    """A national database (*CSDL quốc gia*) as the gateway routes to it."""
+
+    name: str = Field(examples=["population"])
+    base_url: str = Field(examples=["http://127.0.0.1:8101"])
+    timeouts: TimeoutsView
+    operations: list[OperationView]
+
+
+class ConsumerView(WireModel):
+    """A consumer (*HTTT giải quyết TTHC cấp tỉnh*), without its secret."""
+
+    id: str = Field(examples=["onestop-thanh-hoa"])
+    name: str
+    province: str | None = Field(examples=["038"])
+    client_id: str
+    subscriptions: list[str] = Field(examples=[["population.*"]])
+    daily_quota: int | None
+    service_quotas: dict[str, int]
+
+
+class RegistryView(WireModel):
+    """The registry the gateway runs with; secrets are never shown."""
+
+    providers: list[ProviderView]
+    consumers: list[ConsumerView]
+
+
+class QuotaEntry(WireModel):
+    """One daily quota of one consumer: consumer-wide or for one service."""
+
+    consumer: str = Field(examples=["onestop-thanh-hoa"])
+    service: str | None = Field(description="None for the consumer-wide quota.")
+    policy: str = Field(
+        description="The name used in RateLimit headers.",
+        examples=["daily", "daily-population.get_citizen"],
+    )
+    default_limit: int | None = Field(description="From the registry; None: no limit.")
+    override: int | None = Field(description="Set at runtime through the admin API.")
+    limit: int | None = Field(description="In force today (the override if any); None: no limit.")
+    used: int = Field(ge=0)
+    remaining: int | None = Field(description="None when there is no limit.")
+
+
+class QuotaReport(WireModel):
+    """Usage for the local calendar day (Asia/Ho_Chi_Minh), which resets at local midnight."""
+
+    day: date
+    timezone: str = "Asia/Ho_Chi_Minh"
+    resets_in_s: int = Field(ge=1)
+    items: list[QuotaEntry]
+
+
+class QuotaLimitUpdate(WireModel):
+    """A runtime limit; ``null`` removes the override and restores the registry's limit."""
+
+    limit: int | None = Field(ge=0, examples=[50000])
+
+
+class ProviderHealth(WireModel):
+    status: Literal["up", "down"]
+    status_code: int | None = None
+    latency_ms: float | None = None
+    detail: str | None = None
+
+
+class HealthReport(WireModel):
+    """The gateway and, through it, each national database's ``/healthz``."""
+
+    status: Literal["ok", "degraded"]
+    providers: dict[str, ProviderHealth]
+    exchange_log_dropped: int = Field(ge=0, description="Records the log could not keep.")
+
+
+class GatewayHealth(WireModel):
+    status: Literal["ok"] = "ok"

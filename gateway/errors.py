@@ -1,0 +1,197 @@
+"""Every error the gateway answers with — one hierarchy, split by origin (*nguồn lỗi*).
+
+::
+
+    GatewayError                         (abstract; code, status_code, title, type)
+    ├── CallerError                      the province's request was refused (4xx)
+    │   ├── InvalidRequest               400 invalid_request
+    │   ├── Unauthenticated              401 unauthenticated
+    │   ├── Forbidden                    403 forbidden
+    │   ├── NotFound                     404 not_found        (admin API: no such consumer, ...)
+    │   ├── UnknownService               404 unknown_service  (no registered operation matched)
+    │   ├── PayloadTooLarge              413 payload_too_large
+    │   └── QuotaExceeded                429 quota_exceeded
+    ├── UpstreamError                    502 upstream_error   the national database failed
+    │   ├── UpstreamTimeout              504 upstream_timeout
+    │   ├── UpstreamUnreachable          502 upstream_unreachable
+    │   ├── UpstreamReset                502 upstream_reset
+    │   └── ProviderMaintenance          503 provider_maintenance (reserved for the fault engine)
+    └── GatewayInternalError             500 gateway_error    a bug in the gateway itself
+
+Codes are stable and snake_case: provinces branch on them, so a code is never renamed. Two
+more outcomes are *classifications* of a provider response the gateway passes on unchanged,
+not errors it raises: ``upstream_error`` (provider 5xx) and ``upstream_overloaded`` (provider
+503); see :data:`PASSED_THROUGH_OUTCOMES`.
+
+Bodies are RFC 9457 problem details (``application/problem+json``) with ``code`` and the
+exchange id; every error made here also carries the header ``X-NDXP-Error: <code>`` so that a
+province can tell "NDXP refused me" from "the national database failed" (X-Road's
+``X-Road-Error`` plays the same part). Exceptions of third-party libraries (httpx) are
+translated into this hierarchy at exactly one boundary: :func:`gateway.upstream.map_httpx_errors`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from contracts.common import Problem
+
+ERROR_HEADER = "X-NDXP-Error"
+PASSED_THROUGH_OUTCOMES = {
+    "upstream_error": "the provider answered 5xx; its response was passed on",
+    "upstream_overloaded": "the provider answered 503; its response was passed on",
+    "upstream_rejected": "the provider answered 4xx; its response was passed on",
+}
+_TYPE_BASE = "https://ndxp-sim.example/problems/"
+
+
+class GatewayError(Exception):
+    """Root of the hierarchy; subclasses set ``code``, ``status_code`` and ``title``."""
+
+    code: ClassVar[str] = "gateway_error"
+    status_code: ClassVar[int] = 500
+    title: ClassVar[str] = "Gateway error"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        extensions: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail
+        self.headers = dict(headers or {})
+        self.extensions = dict(extensions or {})
+
+    @classmethod
+    def problem_type(cls) -> str:
+        """A URI naming the problem type; one page per code."""
+        return _TYPE_BASE + cls.code.replace("_", "-")
+
+    def problem(self, exchange_id: str | None = None, instance: str | None = None) -> Problem:
+        """The RFC 9457 body for this error."""
+        return Problem(
+            type=self.problem_type(),
+            title=self.title,
+            status=self.status_code,
+            detail=self.detail,
+            instance=instance,
+            code=self.code,
+            exchange_id=exchange_id,
+            **self.extensions,
+        )
+
+    def response_headers(self) -> dict[str, str]:
+        """Headers of the problem response: the extra ones plus ``X-NDXP-Error``."""
+        return {**self.headers, ERROR_HEADER: self.code}
+
+
+class CallerError(GatewayError):
+    """The province's request was refused before it reached a national database."""
+
+    code = "invalid_request"
+    status_code = 400
+    title = "Invalid request"
+
+
+class InvalidRequest(CallerError):
+    code = "invalid_request"
+    status_code = 400
+    title = "Invalid request"
+
+
+class Unauthenticated(CallerError):
+    code = "unauthenticated"
+    status_code = 401
+    title = "Missing or invalid credentials"
+
+    def response_headers(self) -> dict[str, str]:
+        # RFC 6750 §3: a 401 for a bearer-protected resource names the scheme.
+        return {"WWW-Authenticate": 'Bearer realm="ndxp"', **super().response_headers()}
+
+
+class Forbidden(CallerError):
+    code = "forbidden"
+    status_code = 403
+    title = "Not subscribed to this service"
+
+
+class NotFound(CallerError):
+    code = "not_found"
+    status_code = 404
+    title = "Not found"
+
+
+class UnknownService(CallerError):
+    code = "unknown_service"
+    status_code = 404
+    title = "No registered service at this method and path"
+
+
+class PayloadTooLarge(CallerError):
+    code = "payload_too_large"
+    status_code = 413
+    title = "Request body too large"
+
+
+class QuotaExceeded(CallerError):
+    code = "quota_exceeded"
+    status_code = 429
+    title = "Daily quota exhausted"
+
+    @classmethod
+    def problem_type(cls) -> str:
+        # The IANA-registered type of draft-ietf-httpapi-ratelimit-headers.
+        return "https://iana.org/assignments/http-problem-types#quota-exceeded"
+
+
+class UpstreamError(GatewayError):
+    """The national database failed; the gateway made this answer on its behalf."""
+
+    code = "upstream_error"
+    status_code = 502
+    title = "The national database failed"
+
+
+class UpstreamTimeout(UpstreamError):
+    code = "upstream_timeout"
+    status_code = 504
+    title = "The national database did not answer in time"
+
+
+class UpstreamUnreachable(UpstreamError):
+    code = "upstream_unreachable"
+    status_code = 502
+    title = "The national database could not be reached"
+
+
+class UpstreamReset(UpstreamError):
+    code = "upstream_reset"
+    status_code = 502
+    title = "The national database dropped the connection"
+
+
+class ProviderMaintenance(UpstreamError):
+    code = "provider_maintenance"
+    status_code = 503
+    title = "The national database is under maintenance"
+
+
+class GatewayInternalError(GatewayError):
+    """A bug in the gateway: still logged, still answered with problem+json."""
+
+    code = "gateway_error"
+    status_code = 500
+    title = "Internal gateway error"
+
+
+def all_error_classes() -> list[type[GatewayError]]:
+    """Every class of the hierarchy, root first (the OpenAPI document lists their codes)."""
+    found: list[type[GatewayError]] = []
+    todo: list[type[GatewayError]] = [GatewayError]
+    while todo:
+        cls = todo.pop(0)
+        found.append(cls)
+        todo.extend(cls.__subclasses__())
+    return found

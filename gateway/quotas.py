@@ -1,0 +1,366 @@
+"""Daily quotas (hạn mức hằng ngày) per consumer and per consumer × service.
+
+The day is the local calendar day of Asia/Ho_Chi_Minh: quotas reset at local midnight, which is
+17:00 UTC — not at 00:00 UTC as Kong's fixed windows do (Kong issue #2680).
+
+Counting is exact: :meth:`QuotaStore.acquire` checks and increments every rule of a request in
+one atomic step, all or nothing, across coroutines, threads and processes (several uvicorn
+workers share one store). Kong's cluster policy increments asynchronously and over-admits under
+load (Kong #2629, #3329, #5311); this store never does.
+
+:class:`SqliteQuotaStore` is the embedded default. It uses the stdlib ``sqlite3`` on one
+dedicated thread per store rather than ``aiosqlite``: ``acquire`` must be exactly one short
+``BEGIN IMMEDIATE`` transaction on one connection, and owning the connection and its thread
+keeps that explicit and avoids a second queueing layer. ``BEGIN IMMEDIATE`` takes SQLite's
+write lock before reading the counters, so two processes can never both read "49 of 50" and
+both admit; WAL with ``synchronous=NORMAL`` keeps each commit to a write without an fsync.
+
+Header values follow draft-ietf-httpapi-ratelimit-headers-11 (Structured-Field lists
+``RateLimit-Policy`` and ``RateLimit``); see ``research/anchors.md`` §5.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Protocol, TypeVar
+from zoneinfo import ZoneInfo
+
+LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+DAY_WINDOW_S = 86_400
+DEFAULT_FILE = "quotas.db"
+BUSY_TIMEOUT_MS = 10_000
+
+_T = TypeVar("_T")
+
+
+def _require_aware(now: datetime) -> None:
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("a naive datetime has no day; pass an aware one (UTC or local)")
+
+
+def local_day(now: datetime) -> date:
+    """The Asia/Ho_Chi_Minh calendar day that ``now`` (aware) falls on: the quota day."""
+    _require_aware(now)
+    return now.astimezone(LOCAL_TZ).date()
+
+
+def seconds_until_local_midnight(now: datetime) -> int:
+    """Whole seconds (rounded up, at least 1) until the next local midnight, the quota reset."""
+    _require_aware(now)
+    next_midnight = datetime.combine(local_day(now) + timedelta(days=1), time(0), LOCAL_TZ)
+    # Subtract in UTC: aware datetimes sharing one tzinfo subtract as wall clocks.
+    remaining = (next_midnight.astimezone(UTC) - now.astimezone(UTC)).total_seconds()
+    return max(1, math.ceil(remaining))
+
+
+def retry_after_seconds(now: datetime, rng: random.Random, max_jitter_s: int = 300) -> int:
+    """``Retry-After`` for a spent daily quota: seconds to local midnight plus uniform jitter.
+
+    The jitter spreads the provinces' retries over a few minutes after the reset instead of
+    all of them arriving in the first second (the draft's thundering-herd advice).
+    """
+    if max_jitter_s < 0:
+        raise ValueError("max_jitter_s must be >= 0")
+    return seconds_until_local_midnight(now) + rng.randint(0, max_jitter_s)
+
+
+@dataclass(frozen=True)
+class QuotaRule:
+    """One counter a request draws on, with its default daily limit from the registry.
+
+    ``key`` is ``"<consumer>"`` (consumer-wide) or ``"<consumer>|<service>"``; ``policy`` is the
+    name shown in the RateLimit headers (``"daily"`` or ``"daily-<service>"``). A runtime
+    override stored under the same key replaces ``limit``.
+    """
+
+    key: str
+    policy: str
+    limit: int
+
+
+@dataclass(frozen=True)
+class QuotaState:
+    """A counter after a decision, with the effective (override-aware) limit."""
+
+    key: str
+    policy: str
+    limit: int
+    used: int
+    remaining: int
+
+
+@dataclass(frozen=True)
+class QuotaDecision:
+    """The outcome of :meth:`QuotaStore.acquire`."""
+
+    admitted: bool
+    states: tuple[QuotaState, ...]
+    violated: tuple[str, ...]
+
+
+class QuotaStore(Protocol):
+    """Where daily usage and runtime limit overrides live; Redis will implement it later."""
+
+    async def acquire(self, rules: Sequence[QuotaRule], day: date) -> QuotaDecision:
+        """Admit and count one request against every rule, or count nothing and reject.
+
+        Atomic across coroutines, threads and processes; never admits more than a limit.
+        """
+        ...
+
+    async def usage(self, day: date) -> dict[str, int]:
+        """Used count per key on ``day``."""
+        ...
+
+    async def overrides(self) -> dict[str, int]:
+        """Runtime limits per key, set through the admin API."""
+        ...
+
+    async def set_override(self, key: str, limit: int | None) -> None:
+        """Replace the registry limit of ``key`` from the next acquire on; None removes it."""
+        ...
+
+    async def reset(self, day: date, key: str | None = None) -> None:
+        """Zero the usage of ``day`` (one key, or all keys)."""
+        ...
+
+    async def close(self) -> None:
+        """Release the store's resources."""
+        ...
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS quota_usage (
+    day  TEXT NOT NULL,
+    key  TEXT NOT NULL,
+    used INTEGER NOT NULL,
+    PRIMARY KEY (day, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS quota_override (
+    key   TEXT PRIMARY KEY,
+    "limit" INTEGER NOT NULL CHECK ("limit" >= 0)
+) WITHOUT ROWID;
+"""
+
+
+def _sqlite_path_from_url(url: str, state_dir: Path, *, setting: str) -> Path:
+    """The file of a ``sqlite:///<path>`` URL; a relative path is taken under ``state_dir``.
+
+    Relative paths resolve under the state directory, not the working directory, so that all
+    state stays in one place (DESIGN.md, "Defaults that must hold").
+    """
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or len(url) == len(prefix):
+        raise ValueError(f"{setting}: expected sqlite:///<path>, got {url!r}")
+    path = Path(url.removeprefix(prefix))
+    return path if path.is_absolute() else state_dir / path
+
+
+def _connect_sqlite(path: Path) -> sqlite3.Connection:
+    """Open ``path`` in WAL mode for short write transactions shared with other processes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # isolation_level=None: we issue BEGIN IMMEDIATE / COMMIT ourselves.
+    conn = sqlite3.connect(
+        path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+    )
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    return conn
+
+
+class SqliteQuotaStore:
+    """:class:`QuotaStore` on a SQLite file; a restart keeps the day's usage."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        # One thread owns the connection: calls from many coroutines queue here, and SQLite's
+        # write lock orders them against other processes.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ndxp-quota")
+        self._conn: sqlite3.Connection | None = None
+        self._closed = False
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
+        if self._closed:
+            raise RuntimeError("the quota store is closed")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._call, fn)
+
+    def _call(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
+        if self._conn is None:
+            conn = _connect_sqlite(self.path)
+            conn.executescript(_SCHEMA)
+            self._conn = conn
+        return fn(self._conn)
+
+    async def acquire(self, rules: Sequence[QuotaRule], day: date) -> QuotaDecision:
+        """See :meth:`QuotaStore.acquire`; one ``BEGIN IMMEDIATE`` transaction."""
+        keys = [rule.key for rule in rules]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"quota rules must have distinct keys, got {keys}")
+        if not rules:
+            return QuotaDecision(admitted=True, states=(), violated=())
+        rules = tuple(rules)
+        return await self._run(lambda conn: _acquire(conn, rules, day.isoformat()))
+
+    async def usage(self, day: date) -> dict[str, int]:
+        """See :meth:`QuotaStore.usage`."""
+        rows = await self._run(
+            lambda conn: conn.execute(
+                "SELECT key, used FROM quota_usage WHERE day = ?", (day.isoformat(),)
+            ).fetchall()
+        )
+        return {key: used for key, used in rows}
+
+    async def overrides(self) -> dict[str, int]:
+        """See :meth:`QuotaStore.overrides`."""
+        rows = await self._run(
+            lambda conn: conn.execute('SELECT key, "limit" FROM quota_override').fetchall()
+        )
+        return {key: limit for key, limit in rows}
+
+    async def set_override(self, key: str, limit: int | None) -> None:
+        """See :meth:`QuotaStore.set_override`; a negative limit is refused."""
+        if limit is None:
+            await self._run(
+                lambda conn: conn.execute("DELETE FROM quota_override WHERE key = ?", (key,))
+            )
+            return
+        if limit < 0:
+            raise ValueError(f"a quota limit must be >= 0, got {limit}")
+        await self._run(
+            lambda conn: conn.execute(
+                'INSERT INTO quota_override (key, "limit") VALUES (?, ?) '
+                'ON CONFLICT (key) DO UPDATE SET "limit" = excluded."limit"',
+                (key, limit),
+            )
+        )
+
+    async def reset(self, day: date, key: str | None = None) -> None:
+        """See :meth:`QuotaStore.reset`."""
+        if key is None:
+            sql, params = "DELETE FROM quota_usage WHERE day = ?", (day.isoformat(),)
+        else:
+            sql, params = "DELETE FROM quota_usage WHERE day = ? AND key = ?", (day.isoformat(), key)
+        await self._run(lambda conn: conn.execute(sql, params))
+
+    async def close(self) -> None:
+        """Close the connection and stop the thread; idempotent."""
+        if self._closed:
+            return
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._close_connection)
+        self._closed = True
+        self._executor.shutdown(wait=False)
+
+    def _close_connection(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def _acquire(conn: sqlite3.Connection, rules: Sequence[QuotaRule], day: str) -> QuotaDecision:
+    keys = [rule.key for rule in rules]
+    marks = ",".join("?" * len(keys))
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        used = dict(
+            conn.execute(
+                f"SELECT key, used FROM quota_usage WHERE day = ? AND key IN ({marks})",
+                (day, *keys),
+            ).fetchall()
+        )
+        overrides = dict(
+            conn.execute(
+                f'SELECT key, "limit" FROM quota_override WHERE key IN ({marks})', keys
+            ).fetchall()
+        )
+        limits = {rule.key: overrides.get(rule.key, rule.limit) for rule in rules}
+        violated = tuple(
+            rule.policy for rule in rules if used.get(rule.key, 0) >= limits[rule.key]
+        )
+        admitted = not violated
+        if admitted:
+            conn.executemany(
+                "INSERT INTO quota_usage (day, key, used) VALUES (?, ?, 1) "
+                "ON CONFLICT (day, key) DO UPDATE SET used = used + 1",
+                [(day, key) for key in keys],
+            )
+            conn.execute("COMMIT")
+        else:
+            # Nothing was written; ending the transaction just releases the write lock.
+            conn.execute("ROLLBACK")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    states = []
+    for rule in rules:
+        now_used = used.get(rule.key, 0) + (1 if admitted else 0)
+        limit = limits[rule.key]
+        states.append(
+            QuotaState(
+                key=rule.key,
+                policy=rule.policy,
+                limit=limit,
+                used=now_used,
+                remaining=max(0, limit - now_used),
+            )
+        )
+    return QuotaDecision(admitted=admitted, states=tuple(states), violated=violated)
+
+
+def open_quota_store(url: str | None, state_dir: Path) -> QuotaStore:
+    """The store named by ``settings.gateway.quota_store_url``.
+
+    None means SQLite at ``state_dir/quotas.db``; ``sqlite:///<path>`` picks another file
+    (a relative path is taken under ``state_dir``); ``redis://`` comes in a later issue.
+    """
+    if url is None:
+        return SqliteQuotaStore(state_dir / DEFAULT_FILE)
+    if url.startswith(("redis://", "rediss://")):
+        raise NotImplementedError(
+            "quota_store_url: the Redis quota store comes in a later issue; "
+            "leave it unset to use the embedded SQLite store"
+        )
+    return SqliteQuotaStore(_sqlite_path_from_url(url, state_dir, setting="quota_store_url"))
+
+
+def _sf_string(value: str) -> str:
+    # RFC 8941 sf-string: printable ASCII, with backslash and double quote escaped.
+    if not value.isascii() or not value.isprintable():
+        raise ValueError(f"a RateLimit policy name must be printable ASCII: {value!r}")
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def ratelimit_headers(decision: QuotaDecision, now: datetime) -> dict[str, str]:
+    """``RateLimit-Policy`` (every policy) and ``RateLimit`` (the tightest) for a decision.
+
+    Per draft-ietf-httpapi-ratelimit-headers-11, e.g.::
+
+        RateLimit-Policy: "daily";q=200000;w=86400, "daily-population.get_citizen";q=50000;w=86400
+        RateLimit: "daily-population.get_citizen";r=0;t=3713
+
+    ``t`` is the seconds to local midnight, without jitter (the jitter goes in ``Retry-After``).
+    No states, no headers.
+    """
+    if not decision.states:
+        return {}
+    policy = ", ".join(
+        f"{_sf_string(state.policy)};q={state.limit};w={DAY_WINDOW_S}" for state in decision.states
+    )
+    # Tightest: fewest remaining; on a tie, the smaller quota tells the caller more.
+    tightest = min(decision.states, key=lambda state: (state.remaining, state.limit))
+    reset_in = seconds_until_local_midnight(now)
+    return {
+        "RateLimit-Policy": policy,
+        "RateLimit": f"{_sf_string(tightest.policy)};r={tightest.remaining};t={reset_in}",
+    }

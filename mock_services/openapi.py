@@ -1,0 +1,143 @@
+"""The published contracts: OpenAPI 3.1 documents generated from the mock apps' routes and the
+``contracts`` models, with a real example per operation, committed under
+``contracts/openapi/`` and held equal to the code by a test.
+
+Examples are computed by the same functions the handlers call, with the default seed, so every
+documented example is what the mock really answers (try the ``curl`` line in each operation).
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
+
+from contracts.common import Problem
+
+OPENAPI_DIR = Path(__file__).resolve().parent.parent / "contracts" / "openapi"
+
+
+@dataclass(frozen=True)
+class Example:
+    """One documented call of an operation and the response the mock gives it."""
+
+    summary: str
+    path_params: Mapping[str, str] = field(default_factory=dict)
+    query: Mapping[str, Any] = field(default_factory=dict)
+    body: BaseModel | None = None
+    response: BaseModel | None = None  # None: a binary download
+
+
+ExamplesFactory = Callable[[int], Mapping[str, Example]]
+
+
+def openapi_document(app: FastAPI) -> dict[str, Any]:
+    """The app's OpenAPI 3.1 document: FastAPI's, plus the Problem schema and the examples."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    doc = get_openapi(
+        title=app.title,
+        version=app.version,
+        openapi_version="3.1.0",
+        description=app.description,
+        routes=app.routes,
+        tags=app.openapi_tags,
+    )
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Problem"] = _problem_schema(schemas)
+    factory: ExamplesFactory | None = getattr(app.state, "examples", None)
+    if factory is not None:
+        base_url = app.state.settings.mocks.url(app.state.provider)
+        _add_examples(doc, factory(app.state.seed), base_url)
+    app.openapi_schema = doc
+    return doc
+
+
+def _problem_schema(schemas: dict[str, Any]) -> dict[str, Any]:
+    schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, sub in schema.pop("$defs", {}).items():
+        schemas.setdefault(name, sub)
+    return schema
+
+
+def _add_examples(doc: dict[str, Any], examples: Mapping[str, Example], base_url: str) -> None:
+    for path, item in doc["paths"].items():
+        for method, operation in item.items():
+            example = examples.get(operation.get("operationId", ""))
+            if example is None:
+                continue
+            for param in operation.get("parameters", []):
+                source = example.path_params if param["in"] == "path" else example.query
+                if param["name"] in source:
+                    param["example"] = source[param["name"]]
+            body = example.body.model_dump(mode="json") if example.body else None
+            if body is not None:
+                content = operation["requestBody"]["content"]["application/json"]
+                content["example"] = body
+            success = next(code for code in operation["responses"] if code.startswith("2"))
+            if example.response is not None:
+                content = operation["responses"][success].setdefault("content", {})
+                content.setdefault("application/json", {})["example"] = example.response.model_dump(
+                    mode="json"
+                )
+            url = base_url + path.format_map(dict(example.path_params))
+            if example.query:
+                url += "?" + "&".join(f"{k}={v}" for k, v in example.query.items())
+            curl = ["curl", "-s"]
+            if method.upper() != "GET":
+                curl += ["-X", method.upper(), "-H", "Content-Type: application/json"]
+                curl += ["-d", json.dumps(body, ensure_ascii=False)]
+            curl.append(url)
+            operation["description"] = (
+                operation.get("description", "").rstrip()
+                + f"\n\nExample ({example.summary}):\n\n    {shlex.join(curl)}"
+            ).lstrip()
+
+
+def mock_apps() -> dict[str, FastAPI]:
+    """Every mock app, built with default settings (the published examples use the default seed)."""
+    from mock_services.apps import MOCK_FACTORIES
+    from ndxp_sim.settings import MockSettings, Settings
+
+    settings = Settings(mocks=MockSettings())
+    return {name: factory(settings) for name, factory in MOCK_FACTORIES.items()}
+
+
+class _ContractDumper(yaml.SafeDumper):
+    """Quotes digit strings (ids like ``038057004904``) so no YAML reader takes them for numbers."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style = "'" if value.isdigit() else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_ContractDumper.add_representer(str, _represent_str)
+
+
+def render(doc: dict[str, Any]) -> str:
+    """YAML text of an OpenAPI document, stable for committing."""
+    return yaml.dump(doc, Dumper=_ContractDumper, sort_keys=False, allow_unicode=True, width=100)
+
+
+def published_documents() -> dict[str, str]:
+    """File name → YAML text of every published contract of the mock databases."""
+    return {f"{name}.yaml": render(app.openapi()) for name, app in mock_apps().items()}
+
+
+def write_published(directory: Path = OPENAPI_DIR) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for filename, text in published_documents().items():
+        path = directory / filename
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written

@@ -1,0 +1,157 @@
+"""What every mock national database shares: the app factory, problem+json errors, and the one
+place each request passes through (the *interceptor*), where the fault engine plugs in.
+
+Each mock module builds an ``APIRouter(route_class=OperationRoute)`` whose routes carry the
+catalogue's ``operation_id``; :func:`create_service_app` mounts it with the error handlers,
+``/healthz`` and the contract's OpenAPI document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from contracts.common import CONTRACT_VERSION, PROBLEM_MEDIA_TYPE, FieldError, Problem
+from ndxp_sim.settings import Settings
+
+
+class ProblemError(Exception):
+    """Raised by a mock's handler to answer with problem+json (``code`` is stable)."""
+
+    def __init__(self, status: int, code: str, title: str, detail: str | None = None) -> None:
+        super().__init__(detail or title)
+        self.status, self.code, self.title, self.detail = status, code, title, detail
+
+
+def not_found(what: str) -> ProblemError:
+    return ProblemError(404, "not_found", "Not found", what)
+
+
+def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse(
+        problem.model_dump(mode="json", exclude_none=True),
+        status_code=problem.status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=headers,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class OperationContext:
+    """What the interceptor knows of a request: which provider and operation it targets."""
+
+    provider: str
+    operation_id: str
+    request: Request
+
+
+CallNext = Callable[[], Awaitable[Response]]
+Interceptor = Callable[[OperationContext, CallNext], Awaitable[Response]]
+
+
+async def passthrough(context: OperationContext, call_next: CallNext) -> Response:
+    return await call_next()
+
+
+class OperationRoute(APIRoute):
+    """A route whose handler runs inside ``app.state.interceptor`` — the single fault seam."""
+
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        handler = super().get_route_handler()
+        operation_id = self.operation_id or self.name
+
+        async def intercepted(request: Request) -> Response:
+            state = request.app.state
+            context = OperationContext(state.provider, operation_id, request)
+            return await state.interceptor(context, lambda: handler(request))
+
+        return intercepted
+
+
+@dataclass
+class ServiceInfo:
+    provider: str
+    title: str
+    description: str
+    tags: list[dict[str, str]] = field(default_factory=list)
+
+
+def create_service_app(
+    info: ServiceInfo, router: APIRouter, settings: Settings, *, state: dict[str, Any] | None = None
+) -> FastAPI:
+    """A FastAPI app serving exactly one national database's contract."""
+    app = FastAPI(
+        title=info.title,
+        version=CONTRACT_VERSION,
+        description=info.description,
+        openapi_tags=info.tags or None,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.provider = info.provider
+    app.state.settings = settings
+    app.state.seed = settings.mocks.seed
+    app.state.interceptor = passthrough
+    for key, value in (state or {}).items():
+        setattr(app.state, key, value)
+    app.include_router(router)
+    _install_error_handlers(app)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, Any]:
+        return {"status": "ok", "provider": info.provider, "seed": settings.mocks.seed}
+
+    from mock_services.openapi import openapi_document  # a cycle: the builder reads the app
+
+    app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ProblemError)
+    async def on_problem(request: Request, exc: ProblemError) -> Response:
+        return problem_response(
+            Problem(title=exc.title, status=exc.status, code=exc.code, detail=exc.detail)
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            FieldError(loc=[str(p) for p in e.get("loc", ())], msg=e["msg"], type=e["type"])
+            for e in exc.errors()
+        ]
+        where = "; ".join(f"{'.'.join(map(str, e.loc))}: {e.msg}" for e in errors[:5])
+        return problem_response(
+            Problem(
+                title="Invalid request",
+                status=422,
+                code="invalid_request",
+                detail=where or "The request does not match the contract.",
+                errors=errors,
+            )
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
+        codes = {404: "not_found", 405: "method_not_allowed"}
+        detail = (
+            f"No operation at {request.method} {request.url.path}; see /docs."
+            if exc.status_code in codes
+            else str(exc.detail)
+        )
+        return problem_response(
+            Problem(
+                title=str(exc.detail) if exc.status_code not in codes else "Not found",
+                status=exc.status_code,
+                code=codes.get(exc.status_code, "invalid_request"),
+                detail=detail,
+            ),
+            headers=getattr(exc, "headers", None),
+        )
