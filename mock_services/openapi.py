@@ -131,13 +131,3 @@ def render(doc: dict[str, Any]) -> str:
 def published_documents() -> dict[str, str]:
     """File name → YAML text of every published contract of the mock databases."""
     return {f"{name}.yaml": render(app.openapi()) for name, app in mock_apps().items()}
-
-
-def write_published(directory: Path = OPENAPI_DIR) -> list[Path]:
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for filename, text in published_documents().items():
-        path = directory / filename
-        path.write_text(text, encoding="utf-8")
-        written.append(path)
-    return written

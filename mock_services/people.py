@@ -122,7 +122,7 @@ def random_citizen_id(
         raise ValueError(f"no citizens born between {born_between}")
     return make_personal_id(
         province_code or rng.choice(PROVINCES).code,
-        gender or rng.choice(("male", "female")),
+        gender if gender is not None else rng.choice(("male", "female")),
         rng.randint(low, high),
         rng.randrange(SERIALS_PER_COHORT),
     )

@@ -9,23 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, timedelta
-from typing import TypeVar
-
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, FastAPI, Path, Request
 
-from contracts.catalogue import operation
-from contracts.common import PERSONAL_ID_DESCRIPTION, PERSONAL_ID_PATTERN, problem_responses
+from contracts.common import PERSONAL_ID_DESCRIPTION, PERSONAL_ID_PATTERN
 from contracts.population import (
+    OLD_ID_DESCRIPTION,
+    OLD_ID_PATTERN,
     Citizen,
     CitizenVerification,
     Household,
     HouseholdVerification,
     LegacyIdMapping,
     MaritalStatus,
-    OLD_ID_DESCRIPTION,
-    OLD_ID_PATTERN,
     ParentInfo,
     SpouseInfo,
     VerificationResult,
@@ -49,7 +46,13 @@ from mock_services.people import (
     unpermute,
 )
 from mock_services.provinces import PROVINCES, province_by_code
-from mock_services.service import OperationRoute, ServiceInfo, create_service_app, not_found
+from mock_services.service import (
+    OperationRoute,
+    ServiceInfo,
+    contract_route,
+    create_service_app,
+    not_found,
+)
 from ndxp_sim.settings import Settings
 
 PROVIDER = "population"
@@ -132,7 +135,7 @@ def household_of(seed: int, citizen: Person) -> Household:
         household_id=household_id,
         head_personal_id=head.personal_id,
         head_full_name=head.full_name,
-        relationship_to_head=relationship,  # type: ignore[arg-type]
+        relationship_to_head=relationship,
     )
 
 
@@ -176,6 +179,7 @@ def citizen_record(seed: int, personal_id: str) -> Citizen:
     else:
         elsewhere = rng.choice(PROVINCES)
         current = f"{street_address(seed, 'current', personal_id)}, {elsewhere.full_name}"
+    ward = street_address(seed, "birth", personal_id).split(", ")[-1]
     marital = _marital_status(seed, citizen)
     age = citizen.age_on(REFERENCE_DATE)
     issue_date = None
@@ -187,8 +191,7 @@ def citizen_record(seed: int, personal_id: str) -> Citizen:
         full_name=citizen.full_name,
         date_of_birth=citizen.date_of_birth,
         gender=citizen.gender,
-        birth_registration_place=f"UBND {street_address(seed, 'birth', personal_id).split(', ')[-1]}"
-        f", {province.full_name}",
+        birth_registration_place=f"UBND {ward}, {province.full_name}",
         place_of_origin=origin.full_name,
         ethnicity=_weighted(rng.random(), _ETHNICITIES),
         religion=_weighted(rng.random(), _RELIGIONS),
@@ -241,12 +244,7 @@ OldIdPath = Annotated[str, Path(pattern=OLD_ID_PATTERN, description=OLD_ID_DESCR
 router = APIRouter(prefix="/v1", route_class=OperationRoute, tags=["population"])
 
 
-def _op(operation_id: str) -> dict[str, object]:
-    op = operation(PROVIDER, operation_id)
-    return {"operation_id": operation_id, "summary": op.summary}
-
-
-@router.get("/citizens/{personal_id}", **_op("get_citizen"), responses=problem_responses(404, 422))
+@contract_route(router, PROVIDER, "get_citizen", problems=(404, 422))
 def get_citizen(request: Request, personal_id: PersonalIdPath) -> Citizen:
     """The 20 shared fields of one citizen (tra cứu thông tin công dân)."""
     try:
@@ -255,23 +253,19 @@ def get_citizen(request: Request, personal_id: PersonalIdPath) -> Citizen:
         raise not_found(f"No citizen has personal id {personal_id}.") from None
 
 
-@router.post("/citizens/verify", **_op("verify_citizen"), responses=problem_responses(422))
+@contract_route(router, PROVIDER, "verify_citizen", problems=(422,))
 def post_verify_citizen(request: Request, claim: CitizenVerification) -> VerificationResult:
     """Match or no match for id + full name + date of birth; the record is never returned."""
     return verify_citizen(request.app.state.seed, claim)
 
 
-@router.post("/households/verify", **_op("verify_household"), responses=problem_responses(422))
+@contract_route(router, PROVIDER, "verify_household", problems=(422,))
 def post_verify_household(request: Request, claim: HouseholdVerification) -> VerificationResult:
     """Is ``personal_id`` a member of the household headed by ``head_personal_id``?"""
     return verify_household(request.app.state.seed, claim)
 
 
-@router.get(
-    "/legacy-ids/{old_id_number}",
-    **_op("resolve_legacy_id"),
-    responses=problem_responses(404, 422),
-)
+@contract_route(router, PROVIDER, "resolve_legacy_id", problems=(404, 422))
 def get_legacy_id(request: Request, old_id_number: OldIdPath) -> LegacyIdMapping:
     """The 12-digit personal id that replaced an old 9-digit ID (CMND → CCCD)."""
     personal_id = personal_id_for_legacy(request.app.state.seed, old_id_number)

@@ -8,9 +8,9 @@ catalogue's ``operation_id``; :func:`create_service_app` mounts it with the erro
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -18,7 +18,14 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from contracts.common import CONTRACT_VERSION, PROBLEM_MEDIA_TYPE, FieldError, Problem
+from contracts.catalogue import operation
+from contracts.common import (
+    CONTRACT_VERSION,
+    PROBLEM_MEDIA_TYPE,
+    FieldError,
+    Problem,
+    problem_responses,
+)
 from ndxp_sim.settings import Settings
 
 
@@ -63,16 +70,46 @@ async def passthrough(context: OperationContext, call_next: CallNext) -> Respons
 class OperationRoute(APIRoute):
     """A route whose handler runs inside ``app.state.interceptor`` — the single fault seam."""
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         operation_id = self.operation_id or self.name
 
         async def intercepted(request: Request) -> Response:
             state = request.app.state
             context = OperationContext(state.provider, operation_id, request)
-            return await state.interceptor(context, lambda: handler(request))
+            interceptor: Interceptor = state.interceptor
+            return await interceptor(context, lambda: handler(request))
 
         return intercepted
+
+
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+
+def contract_route(
+    router: APIRouter,
+    provider: str,
+    operation_id: str,
+    *,
+    problems: tuple[int, ...] = (),
+    **kwargs: Any,
+) -> Callable[[Handler], Handler]:
+    """Declare a route exactly as the catalogue publishes it: method, path, id and summary.
+
+    ``problems`` lists the problem+json statuses the route can answer (documented in OpenAPI);
+    422 (invalid input) is always among them, and 400 (unparseable body) for POST.
+    """
+    op = operation(provider, operation_id)
+    statuses = {422, *problems} | ({400} if op.method == "POST" else set())
+    decorator: Callable[[Handler], Handler] = router.api_route(
+        op.path.removeprefix(router.prefix),
+        methods=[op.method],
+        operation_id=operation_id,
+        summary=op.summary,
+        responses=problem_responses(*sorted(statuses)),
+        **kwargs,
+    )
+    return decorator
 
 
 @dataclass

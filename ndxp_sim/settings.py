@@ -31,7 +31,7 @@ class MockSettings(BaseModel):
 
     host: str = "127.0.0.1"
     ports: dict[MockName, int] = Field(
-        default_factory=lambda: {
+        default_factory=lambda: {  # type: ignore[arg-type]  # literal keys widen to str
             "population": 8101,
             "business-registry": 8102,
             "driver-licence": 8103,

@@ -1,0 +1,172 @@
+"""``ndxp-sim`` — run the simulated NDXP stack and work with its contracts.
+
+Every command has ``--help``. Settings come from ``NDXP_*`` environment variables (see
+:mod:`ndxp_sim.settings`), read once when a command starts.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+from ndxp_sim.settings import MOCK_NAMES, Settings, get_settings
+
+if TYPE_CHECKING:
+    from ndxp_sim.supervisor import Service
+
+app = typer.Typer(
+    name="ndxp-sim",
+    help="A simulator of Vietnam's national data-sharing platform (NDXP).",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+
+
+@app.command()
+def up(
+    gateway: Annotated[
+        bool, typer.Option("--gateway/--no-gateway", help="Also start the NDXP gateway.")
+    ] = True,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for every service.")] = 30.0,
+) -> None:
+    """Start the four mock national databases and the NDXP gateway; Ctrl-C stops them all."""
+    from ndxp_sim import supervisor
+
+    settings = get_settings()
+    services = supervisor.plan(settings, gateway=gateway)
+    if gateway:
+        supervisor.reset_metrics_dir(settings)
+    try:
+        supervisor.start_all(services, timeout)
+    except supervisor.StartupError as exc:
+        console.print(f"[red]ndxp-sim up failed:[/red] {exc}")
+        raise typer.Exit(1) from None
+    _print_welcome(settings, services, gateway=gateway)
+    dead: list[str] = []
+    try:
+        while not dead:  # poll: a child that dies on its own stops the whole stack
+            time.sleep(0.5)
+            dead = [s.name for s in services if s.process is None or s.process.poll() is not None]
+    except KeyboardInterrupt:
+        console.print("\nStopping…")
+    finally:
+        supervisor.stop(services)
+    if dead:
+        console.print(f"[red]stopped because {', '.join(dead)} exited; see its log[/red]")
+        raise typer.Exit(1)
+    console.print("All services stopped.")
+
+
+def _print_welcome(settings: Settings, services: list[Service], *, gateway: bool) -> None:
+    console.print("[bold green]ndxp-sim is up[/bold green]")
+    for service in services:
+        console.print(f"  {service.name:<18} {service.url}   (log: {service.log_path})")
+    from mock_services.population import sample_ids
+
+    pid = sample_ids(settings.mocks.seed, "038")[0]
+    if not gateway:
+        console.print(f"\nTry: curl -s {settings.mocks.url('population')}/v1/citizens/{pid}")
+        return
+    from gateway.registry import sample_consumer
+
+    consumer_id, secret = sample_consumer(settings)
+    base = settings.gateway.url
+    console.print(
+        f"\nSample consumer (Thanh Hóa one-stop system): client_id={consumer_id} "
+        f"client_secret={secret}\n\nCopy and paste:\n"
+    )
+    console.print(
+        f"TOKEN=$(curl -s -X POST {base}/oauth2/token "
+        f"-d grant_type=client_credentials -d client_id={consumer_id} -d client_secret={secret} "
+        "| python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')\n"
+        f'curl -s -H "Authorization: Bearer $TOKEN" {base}/population/v1/citizens/{pid}\n',
+        soft_wrap=True,
+        highlight=False,
+    )
+    console.print(
+        f"Admin API: {base}/admin/exchanges (Authorization: Bearer <admin token>); "
+        f"metrics: {base}/metrics. Ctrl-C stops everything."
+    )
+
+
+@app.command("serve-mock")
+def serve_mock(
+    name: Annotated[str, typer.Argument(help=f"One of: {', '.join(MOCK_NAMES)}.")],
+) -> None:
+    """Run one mock national database in the foreground (what `up` and docker-compose start)."""
+    import uvicorn
+
+    from mock_services.apps import create_mock_app
+
+    settings = get_settings()
+    if name not in MOCK_NAMES:
+        raise typer.BadParameter(f"unknown mock {name!r}; choose one of {', '.join(MOCK_NAMES)}")
+    uvicorn.run(
+        create_mock_app(name, settings),
+        host=settings.mocks.host,
+        port=settings.mocks.ports[name],  # type: ignore[index]
+        log_level="warning",
+    )
+
+
+@app.command("serve-gateway")
+def serve_gateway() -> None:
+    """Run the NDXP gateway in the foreground, with `NDXP_GATEWAY__WORKERS` uvicorn workers."""
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run(
+        "gateway.server:app_factory",
+        factory=True,
+        host=settings.gateway.host,
+        port=settings.gateway.port,
+        workers=settings.gateway.workers,
+        log_level="warning",
+    )
+
+
+@app.command()
+def openapi(
+    write: Annotated[
+        bool, typer.Option("--write", help="Rewrite contracts/openapi/*.yaml from the code.")
+    ] = False,
+) -> None:
+    """Check (default) or rewrite the published OpenAPI contracts under contracts/openapi/."""
+    from ndxp_sim.published import stale_documents, write_published
+
+    if write:
+        for path in write_published():
+            console.print(f"wrote {path}")
+        return
+    stale = stale_documents()
+    if stale:
+        console.print(
+            f"[red]out of date:[/red] {', '.join(stale)} — run `ndxp-sim openapi --write`"
+        )
+        raise typer.Exit(1)
+    console.print("contracts/openapi/ matches the code")
+
+
+@app.command()
+def samples(
+    province: Annotated[
+        str, typer.Option(help="Province code or name, e.g. 038, 'Thanh Hóa', thanh-hoa.")
+    ] = "001",
+    count: Annotated[int, typer.Option(min=1, max=50)] = 5,
+) -> None:
+    """Print existing personal ids of a province, to make a first call without reading code."""
+    from mock_services.population import citizen_record, sample_ids
+    from mock_services.provinces import find_province
+
+    found = find_province(province)
+    if found is None:
+        console.print(f"[red]no province matches {province!r}[/red]")
+        raise typer.Exit(2)
+    seed = get_settings().mocks.seed
+    for pid in sample_ids(seed, found.code, count):
+        record = citizen_record(seed, pid)
+        console.print(f"{pid}  {record.full_name}  {record.date_of_birth}  ({found.full_name})")
