@@ -87,7 +87,9 @@ def test_citizen_index_round_trips() -> None:
 
 def test_random_citizen_id_always_draws_an_existing_citizen() -> None:
     rng = random.Random(3)
-    drawn = [random_citizen_id(rng, province_code="044", born_between=(1960, 1970)) for _ in range(200)]
+    drawn = [
+        random_citizen_id(rng, province_code="044", born_between=(1960, 1970)) for _ in range(200)
+    ]
     assert all(is_citizen(pid) and pid.startswith("044") for pid in drawn)
     assert all(1960 <= person(2024, pid).date_of_birth.year <= 1970 for pid in drawn)
 

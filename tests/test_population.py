@@ -58,7 +58,7 @@ async def test_parents_and_household_head_are_citizens_with_the_same_identity(
             assert looked_up["full_name"] == parent.full_name
             assert looked_up["date_of_birth"] == parent.date_of_birth.isoformat()
             checked += 1
-        head = (await population_client.get(f"/v1/citizens/{record.household.head_personal_id}"))
+        head = await population_client.get(f"/v1/citizens/{record.household.head_personal_id}")
         assert head.json()["full_name"] == record.household.head_full_name
     assert checked >= 10
 
@@ -108,7 +108,9 @@ async def test_verify_household_membership(population_client: httpx.AsyncClient,
     member = {"personal_id": pid, "head_personal_id": head}
     assert (await population_client.post("/v1/households/verify", json=member)).json()["match"]
     stranger = {"personal_id": pid, "head_personal_id": sample_ids(SEED, "001")[0]}
-    assert not (await population_client.post("/v1/households/verify", json=stranger)).json()["match"]
+    assert not (await population_client.post("/v1/households/verify", json=stranger)).json()[
+        "match"
+    ]
 
 
 async def test_old_id_maps_to_the_citizen_and_back(
