@@ -30,6 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from time import monotonic, sleep
 from typing import Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -164,17 +165,39 @@ def _sqlite_path_from_url(url: str, state_dir: Path, *, setting: str) -> Path:
     return path if path.is_absolute() else state_dir / path
 
 
-def _connect_sqlite(path: Path) -> sqlite3.Connection:
-    """Open ``path`` in WAL mode for short write transactions shared with other processes."""
+def connect_sqlite(path: Path, schema: str) -> sqlite3.Connection:
+    """Open ``path`` in WAL mode with ``schema`` created, for short shared write transactions.
+
+    Shared with the exchange log's writer (one place for the SQLite setup of the gateway).
+
+    Workers starting together on a fresh file race to switch it to WAL and create the tables;
+    SQLite may answer "database is locked" there without calling the busy handler, so the
+    setup is retried until ``BUSY_TIMEOUT_MS`` has passed.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    # isolation_level=None: we issue BEGIN IMMEDIATE / COMMIT ourselves.
-    conn = sqlite3.connect(
-        path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
-    )
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    return conn
+    deadline = monotonic() + BUSY_TIMEOUT_MS / 1000
+    pause = 0.002
+    while True:
+        # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE / COMMIT).
+        conn = sqlite3.connect(
+            path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+        )
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            # NORMAL in WAL: a commit is a write, not an fsync; a power cut may lose the last
+            # few commits, never corrupt the file.
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.executescript(schema)
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            busy = exc.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+            if not busy or monotonic() > deadline:
+                raise
+            sleep(pause)  # a worker thread at startup, never the event loop
+            pause = min(pause * 2, 0.1)
+        else:
+            return conn
 
 
 class SqliteQuotaStore:
@@ -196,9 +219,7 @@ class SqliteQuotaStore:
 
     def _call(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
         if self._conn is None:
-            conn = _connect_sqlite(self.path)
-            conn.executescript(_SCHEMA)
-            self._conn = conn
+            self._conn = connect_sqlite(self.path, _SCHEMA)
         return fn(self._conn)
 
     async def acquire(self, rules: Sequence[QuotaRule], day: date) -> QuotaDecision:
@@ -218,14 +239,14 @@ class SqliteQuotaStore:
                 "SELECT key, used FROM quota_usage WHERE day = ?", (day.isoformat(),)
             ).fetchall()
         )
-        return {key: used for key, used in rows}
+        return dict(rows)
 
     async def overrides(self) -> dict[str, int]:
         """See :meth:`QuotaStore.overrides`."""
         rows = await self._run(
             lambda conn: conn.execute('SELECT key, "limit" FROM quota_override').fetchall()
         )
-        return {key: limit for key, limit in rows}
+        return dict(rows)
 
     async def set_override(self, key: str, limit: int | None) -> None:
         """See :meth:`QuotaStore.set_override`; a negative limit is refused."""
@@ -246,10 +267,9 @@ class SqliteQuotaStore:
 
     async def reset(self, day: date, key: str | None = None) -> None:
         """See :meth:`QuotaStore.reset`."""
-        if key is None:
-            sql, params = "DELETE FROM quota_usage WHERE day = ?", (day.isoformat(),)
-        else:
-            sql, params = "DELETE FROM quota_usage WHERE day = ? AND key = ?", (day.isoformat(), key)
+        sql, params = "DELETE FROM quota_usage WHERE day = ?", [day.isoformat()]
+        if key is not None:
+            sql, params = sql + " AND key = ?", [*params, key]
         await self._run(lambda conn: conn.execute(sql, params))
 
     async def close(self) -> None:
@@ -284,9 +304,7 @@ def _acquire(conn: sqlite3.Connection, rules: Sequence[QuotaRule], day: str) -> 
             ).fetchall()
         )
         limits = {rule.key: overrides.get(rule.key, rule.limit) for rule in rules}
-        violated = tuple(
-            rule.policy for rule in rules if used.get(rule.key, 0) >= limits[rule.key]
-        )
+        violated = tuple(rule.policy for rule in rules if used.get(rule.key, 0) >= limits[rule.key])
         admitted = not violated
         if admitted:
             conn.executemany(
