@@ -10,16 +10,21 @@ import hypothesis
 import pytest
 import schemathesis
 from schemathesis import openapi
+from schemathesis.config import SchemathesisConfig
 from schemathesis.generation import GenerationMode
 
 from mock_services.apps import MOCK_FACTORIES
 from ndxp_sim.settings import MockSettings, Settings
 
 
+CONFIG = Path(__file__).resolve().parent.parent / "schemathesis.toml"
+
+
 def _schema(name: str, state_dir: Path) -> schemathesis.schemas.BaseSchema:
     settings = Settings(mocks=MockSettings(), state_dir=state_dir)
     app = MOCK_FACTORIES[name](settings)
-    return openapi.from_asgi("/openapi.json", app)
+    config = SchemathesisConfig.from_str(CONFIG.read_text(encoding="utf-8"))
+    return openapi.from_asgi("/openapi.json", app, config=config)
 
 
 @pytest.fixture(scope="module")
