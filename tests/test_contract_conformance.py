@@ -56,6 +56,6 @@ def test_mock_serves_exactly_its_contract(name: str, mode: GenerationMode, state
 
         try:
             check()
-        except Exception as exc:  # collect every operation's failure, then report them all
+        except (Exception, BaseExceptionGroup) as exc:  # report every operation, not the first
             failures.append(f"{operation.label}: {exc}")
     assert not failures, "\n\n".join(failures)
