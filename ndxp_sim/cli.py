@@ -6,7 +6,9 @@ Every command has ``--help``. Settings come from ``NDXP_*`` environment variable
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -119,6 +121,9 @@ def serve_gateway() -> None:
     import uvicorn
 
     settings = get_settings()
+    metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if metrics_dir:  # prometheus_client's multiprocess mode needs the directory to exist
+        Path(metrics_dir).mkdir(parents=True, exist_ok=True)
     uvicorn.run(
         "gateway.server:app_factory",
         factory=True,

@@ -38,6 +38,11 @@ class MockSettings(BaseModel):
             "civil-registry": 8104,
         }
     )
+    urls: dict[MockName, str] = Field(
+        default_factory=dict,
+        description="Where other processes reach each mock, when not at host:port "
+        '(e.g. {"population": "http://population:8101"} between containers).',
+    )
     seed: int = Field(default=2024, description="Same seed, same bytes: the data generator's key.")
     lifecycle_minute_s: float = Field(
         default=60.0,
@@ -47,6 +52,8 @@ class MockSettings(BaseModel):
     )
 
     def url(self, name: MockName) -> str:
+        if name in self.urls:
+            return self.urls[name].rstrip("/")
         return f"http://{self.host}:{self.ports[name]}"
 
 
@@ -67,6 +74,9 @@ class GatewaySettings(BaseModel):
     )
     exchange_log_url: str | None = Field(
         default=None, description="None: SQLite under state_dir. postgresql://... later."
+    )
+    max_request_bytes: int = Field(
+        default=1_048_576, gt=0, description="Larger request bodies get 413 payload_too_large."
     )
 
     @property
