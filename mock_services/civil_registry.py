@@ -1,10 +1,11 @@
 """Mock civil registry — *hệ thống hộ tịch*: birth and death registrations, status, sync.
 
 Submissions are idempotent on the province's dossier code and checked against the population
-(parents, the deceased); records and their lifecycle are in
-:mod:`mock_services.civil_registry_store`. This is the one mock that reads a clock, for the
-lifecycle, and the clock is injectable (``create_app(settings, clock=...)``). Newborns get a
-new personal id with a serial of 010000 or more, which the population mock does not know.
+(parents, the deceased); records are stored by :mod:`mock_services.civil_registry_store` and
+their lifecycle derived by :mod:`mock_services.civil_registry_lifecycle`. This is the one mock
+that reads a clock, for the lifecycle, and the clock is injectable
+(``create_app(settings, clock=...)``). Newborns get a new personal id with a serial of 010000 or
+more, which the population mock does not know.
 """
 
 from __future__ import annotations
@@ -31,10 +32,8 @@ from contracts.civil_registry import (
     StatusChangePage,
 )
 from contracts.common import problem_responses
-from mock_services.civil_registry_store import (
+from mock_services.civil_registry_lifecycle import (
     VIETNAM_TZ,
-    RegistrationStore,
-    StoredRegistration,
     decode_cursor,
     from_us,
     kind_of,
@@ -44,6 +43,7 @@ from mock_services.civil_registry_store import (
     status_change_page,
     to_us,
 )
+from mock_services.civil_registry_store import RegistrationStore, StoredRegistration
 from mock_services.openapi import Example
 from mock_services.people import (
     Gender,

@@ -13,13 +13,8 @@ import pytest
 from fastapi import FastAPI
 
 from contracts.business_registry import DossierDetail, DossierPage, Entity
-from mock_services.business_registry import (
-    KINDS,
-    create_app,
-    entity_code,
-    examples,
-    tax_check_digit,
-)
+from mock_services.business_entities import KINDS, entity_code, tax_check_digit
+from mock_services.business_registry import create_app, examples
 from mock_services.population import citizen_record
 from ndxp_sim.settings import Settings
 

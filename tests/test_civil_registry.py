@@ -14,12 +14,8 @@ from fastapi import FastAPI
 
 from contracts.civil_registry import Registration, StatusChangePage
 from mock_services.civil_registry import create_app, example_requests
-from mock_services.civil_registry_store import (
-    NEWBORN_SERIAL_MIN,
-    VIETNAM_TZ,
-    RegistrationStore,
-    lifecycle_plan,
-)
+from mock_services.civil_registry_lifecycle import NEWBORN_SERIAL_MIN, VIETNAM_TZ, lifecycle_plan
+from mock_services.civil_registry_store import RegistrationStore
 from mock_services.people import parse_personal_id
 from mock_services.population import citizen_record
 from ndxp_sim.settings import Settings

@@ -16,7 +16,6 @@ from schemathesis.generation import GenerationMode
 from mock_services.apps import MOCK_FACTORIES
 from ndxp_sim.settings import MockSettings, Settings
 
-
 CONFIG = Path(__file__).resolve().parent.parent / "schemathesis.toml"
 
 
