@@ -8,6 +8,7 @@
     │   ├── Unauthenticated              401 unauthenticated
     │   ├── Forbidden                    403 forbidden
     │   ├── NotFound                     404 not_found        (admin API: no such consumer, ...)
+    │   ├── MethodNotAllowed             405 method_not_allowed (the gateway's own endpoints)
     │   ├── UnknownService               404 unknown_service  (no registered operation matched)
     │   ├── PayloadTooLarge              413 payload_too_large
     │   └── QuotaExceeded                429 quota_exceeded
@@ -121,6 +122,12 @@ class NotFound(CallerError):
     code = "not_found"
     status_code = 404
     title = "Not found"
+
+
+class MethodNotAllowed(CallerError):
+    code = "method_not_allowed"
+    status_code = 405
+    title = "Method not allowed"
 
 
 class UnknownService(CallerError):

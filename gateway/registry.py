@@ -153,7 +153,7 @@ class Registry(_Model):
             return provider.base_url.rstrip("/")
         if provider.name not in MOCK_NAMES:
             raise RegistryError(f"providers.{provider.name}.base_url: required (not a mock)")
-        return settings.mocks.url(provider.name)  # type: ignore[arg-type]  # checked above
+        return settings.mocks.url(provider.name)  # narrowed by the check above
 
 
 class RegistryError(ValueError):
@@ -234,6 +234,18 @@ def default_registry() -> Registry:
         for p in PROVINCES
     ]
     return Registry(providers=providers, consumers=consumers)
+
+
+def sample_consumer(settings: Settings) -> tuple[str, str]:
+    """Client id and secret of Thanh Hóa's one-stop system in the registry in force (for demos).
+
+    Falls back to the first consumer if the registry has no Thanh Hóa.
+    """
+    consumers = load_registry(settings).consumers
+    if not consumers:
+        raise RegistryError("the registry has no consumer")
+    chosen = next((c for c in consumers if c.province == "038"), consumers[0])
+    return chosen.client_id, chosen.client_secret.get_secret_value()
 
 
 def render_registry(registry: Registry) -> str:

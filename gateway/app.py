@@ -1,0 +1,168 @@
+"""``create_app(settings)``: the NDXP gateway as one FastAPI app.
+
+Start-up order matters: the registry is loaded and validated when the app is *created*, so a
+bad registry stops ``ndxp-sim up`` with a message instead of failing the first request. The
+lifespan then opens the quota store, starts the exchange log's writer and opens one HTTP
+client per provider; on shutdown it closes them in reverse, flushing the exchange log so no
+record is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Match
+from starlette.routing import Route as StarletteRoute
+
+from contracts.common import CONTRACT_VERSION
+from gateway import admin, endpoints
+from gateway.auth import Authenticator
+from gateway.contract_check import ContractChecker
+from gateway.errors import MethodNotAllowed, NotFound
+from gateway.exchange_log import open_exchange_log
+from gateway.metrics import GatewayMetrics
+from gateway.problems import install_problem_handlers, problem_response
+from gateway.proxy import Proxy
+from gateway.quotas import open_quota_store
+from gateway.registry import load_registry
+from gateway.routing import Router
+from gateway.runtime import Parts, Runtime
+from gateway.upstream import httpx_timeout, open_clients
+from ndxp_sim.settings import Settings, get_settings
+
+# First path segments that belong to the gateway itself, never to a consumer call.
+RESERVED = frozenset({"admin", "oauth2", "metrics", "healthz", "docs", "redoc", "openapi.json"})
+_PROXY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+DESCRIPTION = """\
+The NDXP gateway (*Nền tảng tích hợp, chia sẻ dữ liệu quốc gia*) of ndxp-sim: it routes calls
+of provincial one-stop systems (*HTTT giải quyết TTHC cấp tỉnh*) to the national databases,
+with tokens, access rights, daily quotas, timeouts, an exchange log and metrics.
+
+## Calling a national database through the gateway
+
+1. Get a token: `POST /oauth2/token` with your client id and secret (client credentials).
+2. Call `/{provider}{operation path}` with `Authorization: Bearer <token>`, e.g.
+   `GET /population/v1/citizens/038090001234` reaches the population database's
+   `GET /v1/citizens/{personal_id}`. The operations are those of each provider's published
+   contract (`contracts/openapi/<provider>.yaml`); `GET /admin/registry` lists them.
+   Only registered operations are routed (anything else: 404 `unknown_service`), and only
+   those your system subscribes to (403 `forbidden`).
+
+Every answer carries `X-NDXP-Exchange-Id` (quote it to ops). Successful answers carry
+`RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers); a spent daily
+quota is 429 `quota_exceeded` with `Retry-After` (quotas reset at local midnight,
+Asia/Ho_Chi_Minh). A provider response that breaks its contract is passed on, flagged in
+`X-NDXP-Contract-Violations`.
+
+## Errors
+
+Errors are RFC 9457 `application/problem+json` with a stable `code` and the `exchange_id`.
+Errors the gateway makes carry `X-NDXP-Error: <code>`; a provider's own errors are passed on
+unchanged, without it — so "NDXP refused me" and "the national database failed" never look
+alike. Gateway codes: `invalid_request` (400), `unauthenticated` (401), `forbidden` (403),
+`unknown_service` (404), `payload_too_large` (413), `quota_exceeded` (429),
+`upstream_timeout` (504), `upstream_unreachable` (502), `upstream_reset` (502),
+`provider_maintenance` (503), `gateway_error` (500). Provider errors passed on are recorded as
+`upstream_rejected` (4xx), `upstream_error` (5xx) and `upstream_overloaded` (503).
+"""
+
+TAGS = [
+    {"name": "identity", "description": "OAuth2 client credentials for provincial systems."},
+    {"name": "admin", "description": "Ops: registry, quotas, exchange log, health (admin token)."},
+    {"name": "operations", "description": "Liveness and Prometheus metrics."},
+]
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+    registry: CollectorRegistry | None = None,
+) -> FastAPI:
+    """The gateway app.
+
+    Args:
+        settings: defaults to :func:`ndxp_sim.settings.get_settings` (the environment).
+        transports: per provider name, a transport to use instead of the network (tests).
+        registry: the Prometheus registry for the metrics (ignored in multiprocess mode).
+
+    Raises:
+        gateway.registry.RegistryError: the registry file is invalid (the message names
+            the field).
+    """
+    settings = settings or get_settings()
+    gw_registry = load_registry(settings)
+    parts = Parts(
+        settings=settings,
+        registry=gw_registry,
+        router=Router(gw_registry, settings),
+        auth=Authenticator(
+            gw_registry,
+            secret=settings.gateway.jwt_secret.get_secret_value(),
+            ttl_s=settings.gateway.token_ttl_s,
+        ),
+        metrics=GatewayMetrics(registry),
+        contracts=ContractChecker(),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        quotas = open_quota_store(settings.gateway.quota_store_url, settings.state_dir)
+        log = open_exchange_log(settings.gateway.exchange_log_url, settings.state_dir)
+        await log.start()
+        base_urls = {p.name: gw_registry.base_url(p, settings) for p in gw_registry.providers}
+        runtime = Runtime(
+            parts=parts,
+            quotas=quotas,
+            log=log,
+            clients=open_clients(base_urls, transports),
+            timeouts={r.service: httpx_timeout(r.timeouts) for r in parts.router.routes},
+        )
+        app.state.runtime = runtime
+        app.state.proxy = Proxy(runtime)
+        try:
+            yield
+        finally:
+            await asyncio.gather(*(client.aclose() for client in runtime.clients.values()))
+            await log.close()
+            await quotas.close()
+            parts.metrics.close()
+
+    app = FastAPI(
+        title="NDXP gateway (ndxp-sim)",
+        version=CONTRACT_VERSION,
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+    )
+    app.state.parts = parts
+    install_problem_handlers(app)
+    app.include_router(endpoints.router)
+    app.include_router(admin.router)
+    # Last, and a plain Starlette route: the hot path skips FastAPI's dependency machinery.
+    app.router.routes.append(
+        StarletteRoute("/{path:path}", _exchange, methods=_PROXY_METHODS, include_in_schema=False)
+    )
+    return app
+
+
+async def _exchange(request: Request) -> Response:
+    path: str = request.scope["path"]
+    if path.split("/", 2)[1] in RESERVED:
+        # The gateway's own endpoints are never exchanges; a known path with another
+        # method is 405, as the router would have answered without this catch-all.
+        for route in request.app.router.routes:
+            if route.matches(request.scope)[0] is Match.PARTIAL:
+                return problem_response(MethodNotAllowed(f"{request.method} {path}"))
+        return problem_response(NotFound(f"no gateway endpoint at {path}"))
+    proxy: Proxy = request.app.state.proxy
+    return await proxy.handle(request)

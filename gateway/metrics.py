@@ -1,0 +1,154 @@
+"""Prometheus metrics of the gateway (``/metrics``), right with one worker or several.
+
+With one worker the metrics live in an injected ``CollectorRegistry`` (tests read values from
+it). When ``PROMETHEUS_MULTIPROC_DIR`` is set — the process supervisor sets it before uvicorn
+starts, since prometheus_client picks its value store at import — every worker writes to
+shared files and a scrape, whichever worker answers it, sums them (client_python's
+multiprocess mode). Quota gauges are not counted in-process at all: they are read from the
+quota store at scrape time, so they are right across workers and restarts.
+
+Labels are names and templates, never raw ids; an unidentified consumer or unmatched service
+is ``-``. Histogram buckets reach 30 s (the reports' complaint) and 60 s (X-Road's default
+service timeout).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+DURATION_BUCKETS = (
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 45.0, 60.0,
+)  # fmt: skip
+UNKNOWN = "-"
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaSample:
+    consumer: str
+    policy: str
+    used: int
+    limit: int | None  # None: no limit
+
+
+class _QuotaCollector(Collector):
+    """Serves the quota snapshot taken from the store just before the scrape."""
+
+    def __init__(self) -> None:
+        self.samples: list[QuotaSample] = []
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        used = GaugeMetricFamily(
+            "ndxp_quota_used",
+            "Requests counted today against a daily quota (local day, Asia/Ho_Chi_Minh).",
+            labels=["consumer", "policy"],
+        )
+        limit = GaugeMetricFamily(
+            "ndxp_quota_limit",
+            "Daily quota in force today (runtime overrides applied).",
+            labels=["consumer", "policy"],
+        )
+        for sample in self.samples:
+            used.add_metric([sample.consumer, sample.policy], sample.used)
+            if sample.limit is not None:
+                limit.add_metric([sample.consumer, sample.policy], sample.limit)
+        yield used
+        yield limit
+
+
+class GatewayMetrics:
+    """The gateway's metric objects, and the exposition for ``/metrics``."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.multiprocess = MULTIPROC_ENV in os.environ
+        # In multiprocess mode the objects write to the shared files and belong to no
+        # registry; a fresh registry with a MultiProcessCollector reads them per scrape.
+        target = None if self.multiprocess else (registry or CollectorRegistry())
+        self.registry = target
+        self.exchanges = Counter(
+            "ndxp_exchanges",
+            "Exchanges by consumer, provider, service and outcome (ok, an error code, ...).",
+            ["consumer", "provider", "service", "outcome"],
+            registry=target,
+        )
+        self.exchange_duration = Histogram(
+            "ndxp_exchange_duration_seconds",
+            "Time from request received to response ready, as the province sees it.",
+            ["provider", "service"],
+            buckets=DURATION_BUCKETS,
+            registry=target,
+        )
+        self.upstream_duration = Histogram(
+            "ndxp_upstream_duration_seconds",
+            "Time the national database took, request sent to response read.",
+            ["provider", "service"],
+            buckets=DURATION_BUCKETS,
+            registry=target,
+        )
+        self.quota_rejections = Counter(
+            "ndxp_quota_rejections",
+            "Requests refused with 429 quota_exceeded.",
+            ["consumer", "service"],
+            registry=target,
+        )
+        self.contract_violations = Counter(
+            "ndxp_contract_violations",
+            "Fields missing or invalid in providers' 2xx responses.",
+            ["provider", "service", "field"],
+            registry=target,
+        )
+        self.inflight = Gauge(
+            "ndxp_inflight_exchanges",
+            "Exchanges waiting on a national database right now.",
+            ["provider"],
+            registry=target,
+            multiprocess_mode="livesum",
+        )
+        self.log_dropped = Counter(
+            "ndxp_exchange_log_dropped",
+            "Exchange records the log could not keep (its queue was full).",
+            registry=target,
+        )
+        self._quotas = _QuotaCollector()
+        if target is not None:
+            target.register(self._quotas)
+        self._log_dropped_seen = 0
+
+    def count_log_dropped(self, dropped: int) -> None:
+        """Catch the counter up with the log's own (per-process, monotonic) drop count."""
+        if dropped > self._log_dropped_seen:
+            self.log_dropped.inc(dropped - self._log_dropped_seen)
+            self._log_dropped_seen = dropped
+
+    def exposition(self, quota_samples: list[QuotaSample]) -> tuple[bytes, str]:
+        """The text exposition and its content type, with the given quota snapshot."""
+        self._quotas.samples = quota_samples
+        if self.registry is not None:
+            return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        scrape = CollectorRegistry()
+        multiprocess.MultiProcessCollector(scrape)  # type: ignore[no-untyped-call]
+        scrape.register(self._quotas)
+        return generate_latest(scrape), CONTENT_TYPE_LATEST
+
+    def close(self) -> None:
+        """Forget this process's live gauges (a stopped worker waits on nothing)."""
+        if self.multiprocess:
+            multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+
+
+def label(value: str | None) -> str:
+    return UNKNOWN if value is None else value
