@@ -7,6 +7,7 @@ Every command has ``--help``. Settings come from ``NDXP_*`` environment variable
 from __future__ import annotations
 
 import os
+import signal
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -48,6 +49,10 @@ def up(
         console.print(f"[red]ndxp-sim up failed:[/red] {exc}")
         raise typer.Exit(1) from None
     _print_welcome(settings, services, gateway=gateway)
+    # SIGTERM (docker stop, systemd, kill) and SIGINT (Ctrl-C) both stop the stack cleanly; a
+    # shell that started us in the background may have left SIGINT ignored, so set it too.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     dead: list[str] = []
     try:
         while not dead:  # poll: a child that dies on its own stops the whole stack
@@ -61,6 +66,10 @@ def up(
         console.print(f"[red]stopped because {', '.join(dead)} exited; see its log[/red]")
         raise typer.Exit(1)
     console.print("All services stopped.")
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _print_welcome(settings: Settings, services: list[Service], *, gateway: bool) -> None:
@@ -89,9 +98,17 @@ def _print_welcome(settings: Settings, services: list[Service], *, gateway: bool
         soft_wrap=True,
         highlight=False,
     )
+    admin = (
+        settings.gateway.admin_token.get_secret_value()
+        if settings.mode == "dev"
+        else "<NDXP_GATEWAY__ADMIN_TOKEN>"
+    )
     console.print(
-        f"Admin API: {base}/admin/exchanges (Authorization: Bearer <admin token>); "
-        f"metrics: {base}/metrics. Ctrl-C stops everything."
+        f'Admin API: curl -s -H "Authorization: Bearer {admin}" {base}/admin/exchanges\n'
+        f"Metrics: {base}/metrics   Gateway API docs: {base}/docs\n"
+        "Ctrl-C stops everything.",
+        soft_wrap=True,
+        highlight=False,
     )
 
 
@@ -110,7 +127,7 @@ def serve_mock(
     uvicorn.run(
         create_mock_app(name, settings),
         host=settings.mocks.host,
-        port=settings.mocks.ports[name],  # type: ignore[index]
+        port=settings.mocks.ports[name],
         log_level="warning",
     )
 

@@ -62,8 +62,9 @@ def stack(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], dict[str, str
             process.wait()
 
 
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_up_serves_every_service_and_the_printed_curl_sequence_works(
-    stack: tuple[subprocess.Popen[str], dict[str, str], list[str]],
+    stack: tuple[subprocess.Popen[str], dict[str, str], list[str]], stop_signal: signal.Signals
 ) -> None:
     process, _env, lines = stack
     output = "".join(lines)
@@ -87,7 +88,7 @@ def test_up_serves_every_service_and_the_printed_curl_sequence_works(
     assert len(citizen["personal_id"]) == 12
     assert citizen["full_name"]
 
-    process.send_signal(signal.SIGINT)
+    process.send_signal(stop_signal)
     rest, _ = process.communicate(timeout=30)
     assert process.returncode == 0, rest
     assert "All services stopped" in rest
