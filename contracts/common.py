@@ -65,6 +65,15 @@ class Problem(BaseModel):
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 
+def install_problem_schema(doc: dict[str, Any]) -> None:
+    """Add the ``Problem`` schema (and what it refers to) to an OpenAPI document's components."""
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, sub in schema.pop("$defs", {}).items():
+        schemas.setdefault(name, sub)
+    schemas["Problem"] = schema
+
+
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries declaring problem+json bodies for the given statuses."""
     titles = {

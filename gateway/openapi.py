@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi.openapi.utils import get_openapi
 
-from contracts.common import Problem
+from contracts.common import install_problem_schema
 from gateway.app import create_app
 from mock_services.openapi import render as render_contract
 from ndxp_sim.settings import Settings
@@ -32,11 +32,7 @@ def openapi_document() -> dict[str, Any]:
         routes=app.routes,
         tags=app.openapi_tags,
     )
-    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
-    problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
-    for name, sub in problem.pop("$defs", {}).items():
-        schemas.setdefault(name, sub)
-    schemas["Problem"] = problem
+    install_problem_schema(doc)
     return doc
 
 

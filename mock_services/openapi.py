@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
-from contracts.common import Problem
+from contracts.common import install_problem_schema
 
 OPENAPI_DIR = Path(__file__).resolve().parent.parent / "contracts" / "openapi"
 
@@ -51,21 +51,13 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
         routes=app.routes,
         tags=app.openapi_tags,
     )
-    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
-    schemas["Problem"] = _problem_schema(schemas)
+    install_problem_schema(doc)
     factory: ExamplesFactory | None = getattr(app.state, "examples", None)
     if factory is not None:
         base_url = app.state.settings.mocks.url(app.state.provider)
         _add_examples(doc, factory(app.state.seed), base_url)
     app.openapi_schema = doc
     return doc
-
-
-def _problem_schema(schemas: dict[str, Any]) -> dict[str, Any]:
-    schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
-    for name, sub in schema.pop("$defs", {}).items():
-        schemas.setdefault(name, sub)
-    return schema
 
 
 def _add_examples(doc: dict[str, Any], examples: Mapping[str, Example], base_url: str) -> None:
