@@ -148,37 +148,39 @@ SinceQ = Annotated[datetime | None, Query(description="Inclusive, on request_in_
 UntilQ = Annotated[datetime | None, Query(description="Exclusive, on request_in_ts (with offset).")]
 
 
-def _query(**filters: Any) -> ExchangeQuery:
-    for name in ("since", "until"):
-        value = filters.get(name)
-        if value is not None and value.tzinfo is None:
-            raise InvalidRequest(f"{name} needs a UTC offset, e.g. 2024-07-01T00:00:00+07:00")
-    return ExchangeQuery(**filters)
-
-
-@router.get("/exchanges", summary="Exchange records, newest first")
-async def list_exchanges(
-    runtime: RuntimeDep,
+def _filters(
     consumer: ConsumerQ = None,
     provider: ProviderQ = None,
     service: ServiceQ = None,
     outcome: OutcomeQ = None,
     since: SinceQ = None,
     until: UntilQ = None,
+) -> dict[str, Any]:
+    """The exchange filters shared by the query and the export."""
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and value.tzinfo is None:
+            raise InvalidRequest(f"{name} needs a UTC offset, e.g. 2024-07-01T00:00:00+07:00")
+    return {
+        "consumer": consumer,
+        "provider": provider,
+        "service": service,
+        "outcome": outcome,
+        "since": since,
+        "until": until,
+    }
+
+
+FiltersDep = Annotated[dict[str, Any], Depends(_filters)]
+
+
+@router.get("/exchanges", summary="Exchange records, newest first")
+async def list_exchanges(
+    runtime: RuntimeDep,
+    filters: FiltersDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> ExchangePage:
-    q = _query(
-        consumer=consumer,
-        provider=provider,
-        service=service,
-        outcome=outcome,
-        since=since,
-        until=until,
-        limit=limit,
-        offset=offset,
-    )
-    return await runtime.log.query(q)
+    return await runtime.log.query(ExchangeQuery(**filters, limit=limit, offset=offset))
 
 
 @router.get(
@@ -194,24 +196,11 @@ async def list_exchanges(
 )
 async def export_exchanges(
     runtime: RuntimeDep,
+    filters: FiltersDep,
     format: Annotated[Literal["jsonl", "csv"], Query()] = "jsonl",
-    consumer: ConsumerQ = None,
-    provider: ProviderQ = None,
-    service: ServiceQ = None,
-    outcome: OutcomeQ = None,
-    since: SinceQ = None,
-    until: UntilQ = None,
 ) -> StreamingResponse:
-    q = _query(
-        consumer=consumer,
-        provider=provider,
-        service=service,
-        outcome=outcome,
-        since=since,
-        until=until,
-    )
     return StreamingResponse(
-        runtime.log.export(q, format),
+        runtime.log.export(ExchangeQuery(**filters), format),
         media_type=_EXPORT_TYPES[format],
         headers={"Content-Disposition": f'attachment; filename="exchanges.{format}"'},
     )
