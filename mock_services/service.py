@@ -145,7 +145,10 @@ def create_service_app(
     async def healthz() -> dict[str, Any]:
         return {"status": "ok", "provider": info.provider, "seed": settings.mocks.seed}
 
+    from mock_services.faults import FaultEngine, install_fault_engine  # faults wrap this seam
     from mock_services.openapi import openapi_document  # a cycle: the builder reads the app
+
+    install_fault_engine(app, FaultEngine(info.provider))
 
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     return app
