@@ -10,10 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from fastapi.openapi.utils import get_openapi
-
-from contracts.common import install_problem_schema
 from gateway.app import create_app
+from mock_services.openapi import openapi_document as app_document
 from mock_services.openapi import render as render_contract
 from ndxp_sim.settings import Settings
 
@@ -23,17 +21,7 @@ OPENAPI_PATH = Path(__file__).resolve().parent.parent / "contracts" / "openapi" 
 def openapi_document() -> dict[str, Any]:
     """The gateway's OpenAPI 3.1 document (built with default settings, no I/O)."""
     # Built-in defaults, not the environment: the committed file must not depend on it.
-    app = create_app(Settings.model_construct())
-    doc = get_openapi(
-        title=app.title,
-        version=app.version,
-        openapi_version="3.1.0",
-        description=app.description,
-        routes=app.routes,
-        tags=app.openapi_tags,
-    )
-    install_problem_schema(doc)
-    return doc
+    return app_document(create_app(Settings.model_construct()))
 
 
 def render() -> str:

@@ -40,7 +40,8 @@ ExamplesFactory = Callable[[int], Mapping[str, Example]]
 
 
 def openapi_document(app: FastAPI) -> dict[str, Any]:
-    """The app's OpenAPI 3.1 document: FastAPI's, plus the Problem schema and the examples."""
+    """An app's OpenAPI 3.1 document: FastAPI's, plus the Problem schema and, for a mock, the
+    examples (the gateway's document is built here too)."""
     if app.openapi_schema:
         return app.openapi_schema
     doc = get_openapi(
