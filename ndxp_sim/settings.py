@@ -50,6 +50,12 @@ class MockSettings(BaseModel):
         description="Wall-clock seconds per simulated minute of civil-registry processing; "
         "lower it to watch dossiers move through their lifecycle faster.",
     )
+    fault_time_scale: float = Field(
+        default=1.0,
+        gt=0,
+        description="Multiplies every wait the fault engine injects (latency, hangs, overload "
+        "service time); 0.05 turns a 120 s hang into 6 s for a demo or a test.",
+    )
 
     def url(self, name: MockName) -> str:
         if name in self.urls:

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,10 +52,16 @@ class Service:
         return "\n".join(text.splitlines()[-lines:])
 
 
-def plan(settings: Settings, *, gateway: bool = True) -> list[Service]:
-    """The services ``up`` starts, in start order: the four mocks, then the gateway."""
+def plan(
+    settings: Settings, *, gateway: bool = True, env: Mapping[str, str] | None = None
+) -> list[Service]:
+    """The services ``up`` starts, in start order: the four mocks, then the gateway.
+
+    Children inherit ``env`` (default: this process's environment): that is how ``NDXP_*``
+    settings reach them.
+    """
     state_dir = settings.state_dir.resolve()
-    env = {**os.environ, "NDXP_STATE_DIR": str(state_dir)}
+    env = {**(os.environ if env is None else env), "NDXP_STATE_DIR": str(state_dir)}
     python = [sys.executable, "-m", "ndxp_sim"]
     services = [
         Service(

@@ -1,0 +1,112 @@
+"""The whole stack on real sockets, for tests, benchmarks and load tests.
+
+:func:`running_stack` starts the four mocks and the gateway as separate OS processes, exactly
+as ``ndxp-sim up`` does (through :mod:`ndxp_sim.supervisor`), on free loopback ports and
+under a private state directory, and stops them on exit. Settings reach the children through
+``NDXP_*`` environment variables; ``env`` adds or overrides any of them (e.g. a registry file
+with short timeouts, or ``NDXP_MOCKS__FAULT_TIME_SCALE`` to shrink injected waits).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ndxp_sim import supervisor
+from ndxp_sim.settings import MOCK_NAMES, Settings
+
+STACK_ADMIN_TOKEN = "stack-admin-token"
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct TCP ports nobody listens on right now (the OS picks them)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+@dataclass
+class Stack:
+    """A running stack: its settings (as the children see them) and its processes."""
+
+    settings: Settings
+    env: dict[str, str]
+    services: list[supervisor.Service] = field(default_factory=list)
+
+    @property
+    def gateway_url(self) -> str:
+        return self.settings.gateway.url
+
+    @property
+    def admin_token(self) -> str:
+        return self.settings.gateway.admin_token.get_secret_value()
+
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.admin_token}"}
+
+    def mock_url(self, name: str) -> str:
+        return self.settings.mocks.url(name)  # type: ignore[arg-type]
+
+    def logs(self) -> str:
+        """The last lines of every service's log (for assertion messages)."""
+        return "\n".join(f"--- {s.name}\n{s.tail(40)}" for s in self.services)
+
+
+def stack_env(state_dir: Path, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a stack on free ports under ``state_dir``, plus ``env``."""
+    gateway_port, *mock_ports = free_ports(1 + len(MOCK_NAMES))
+    return {
+        **os.environ,
+        "NDXP_MODE": "dev",
+        "NDXP_STATE_DIR": str(state_dir),
+        "NDXP_GATEWAY__HOST": "127.0.0.1",
+        "NDXP_GATEWAY__PORT": str(gateway_port),
+        "NDXP_GATEWAY__ADMIN_TOKEN": STACK_ADMIN_TOKEN,
+        "NDXP_MOCKS__HOST": "127.0.0.1",
+        "NDXP_MOCKS__PORTS": json.dumps(dict(zip(MOCK_NAMES, mock_ports, strict=True))),
+        **(env or {}),
+    }
+
+
+def settings_from_env(env: Mapping[str, str]) -> Settings:
+    """The settings a child process started with ``env`` builds for itself."""
+    saved = dict(os.environ)
+    try:
+        os.environ.clear()
+        os.environ.update({k: v for k, v in env.items() if k.startswith("NDXP_")})
+        return Settings()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@contextmanager
+def running_stack(
+    state_dir: Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    gateway: bool = True,
+    timeout_s: float = 60.0,
+) -> Iterator[Stack]:
+    """Start mocks and gateway as OS processes on free ports; stop them all on exit."""
+    full_env = stack_env(state_dir, env)
+    settings = settings_from_env(full_env)
+    services = supervisor.plan(settings, gateway=gateway, env=full_env)
+    if gateway:
+        supervisor.reset_metrics_dir(settings)
+    supervisor.start_all(services, timeout_s)
+    try:
+        yield Stack(settings, full_env, services)
+    finally:
+        supervisor.stop(services)
