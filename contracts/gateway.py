@@ -1,4 +1,4 @@
-"""Wire models of the NDXP gateway's own API: tokens, registry and quota views, health.
+"""Wire models of the NDXP gateway's own API: tokens, registry and quota views, health, scenarios.
 
 The proxied national-database routes are not here: their bodies are the providers' contracts
 (:mod:`contracts.population`, ...). Exchange-log records are in :mod:`contracts.exchange`.
@@ -7,9 +7,9 @@ The proxied national-database routes are not here: their bodies are the provider
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from contracts.common import WireModel
 
@@ -115,3 +115,69 @@ class HealthReport(WireModel):
 
 class GatewayHealth(WireModel):
     status: Literal["ok"] = "ok"
+
+
+class ScenarioSummary(WireModel):
+    """One scenario of the catalogue (``scenarios/<id>.yaml``)."""
+
+    id: str = Field(examples=["reported-2024"])
+    title: str
+    failure_modes: list[str] = Field(description="FM-xx codes of REPORTS.md its rules reproduce.")
+    rules: int = Field(ge=0)
+    source: list[str] = Field(description="The report rows it cites.")
+
+
+class ScenarioSwitch(WireModel):
+    """Switch every mock national database to a scenario of the catalogue, at once."""
+
+    name: str = Field(examples=["reported-2024"], description="A scenario id (file name).")
+    seed: int | None = Field(
+        default=None, description="Overrides the file's seed: same seed, same faults."
+    )
+    at: AwareDatetime | None = Field(
+        default=None,
+        description="Start the mocks' fault clock at this local time (maintenance windows, "
+        "time-of-day matches); omitted: the real time.",
+        examples=["2024-06-04T09:00:00+07:00"],
+    )
+
+
+class ClockUpdate(WireModel):
+    """Shift the mocks' fault clock without switching scenario (``null``: the real time)."""
+
+    at: AwareDatetime | None = Field(examples=["2024-06-04T09:00:00+07:00"])
+
+
+class Run(WireModel):
+    """A run: the time one scenario was in force, from its switch to the next one."""
+
+    run_id: str = Field(examples=["20241203T020000-reported-2024-1a2b"])
+    scenario: str
+    title: str
+    seed: int
+    started_at: AwareDatetime
+    ended_at: AwareDatetime | None = Field(description="None while the run is current.")
+    clock_at: AwareDatetime | None = Field(description="The fault clock's start, if shifted.")
+    failure_modes: list[str]
+    document: dict[str, Any] = Field(
+        description="The scenario as applied (rules, sources): a report reads it to tie "
+        "each injected fault to its failure mode and report rows."
+    )
+
+
+class RunList(WireModel):
+    items: list[Run] = Field(description="Newest first.")
+
+
+class ProviderScenario(WireModel):
+    """What one mock says it runs: scenario id, clock, and faults injected per rule."""
+
+    scenario: str | None
+    clock: str | None = None
+    rules: list[dict[str, Any]] = Field(default_factory=list)
+    detail: str | None = Field(default=None, description="Why the mock could not be read.")
+
+
+class ScenarioStatus(WireModel):
+    run: Run | None = Field(description="The current run; None before the first switch.")
+    providers: dict[str, ProviderScenario]

@@ -22,7 +22,7 @@ from starlette.routing import Match
 from starlette.routing import Route as StarletteRoute
 
 from contracts.common import CONTRACT_VERSION
-from gateway import admin, endpoints
+from gateway import admin, admin_scenarios, endpoints
 from gateway.auth import Authenticator
 from gateway.contract_check import ContractChecker
 from gateway.errors import MethodNotAllowed, NotFound
@@ -33,6 +33,7 @@ from gateway.proxy import Proxy
 from gateway.quotas import open_quota_store
 from gateway.registry import load_registry
 from gateway.routing import Router
+from gateway.runs import RunStore
 from gateway.runtime import Parts, Runtime
 from gateway.upstream import httpx_timeout, open_clients
 from ndxp_sim.settings import Settings, get_settings
@@ -126,6 +127,7 @@ def create_app(
             log=log,
             clients=open_clients(base_urls, transports),
             timeouts={r.service: httpx_timeout(r.timeouts) for r in parts.router.routes},
+            runs=RunStore(settings.state_dir / "runs.db"),
         )
         app.state.runtime = runtime
         app.state.proxy = Proxy(runtime)
@@ -148,6 +150,7 @@ def create_app(
     install_problem_handlers(app)
     app.include_router(endpoints.router)
     app.include_router(admin.router)
+    app.include_router(admin_scenarios.router)
     # Last, and a plain Starlette route: the hot path skips FastAPI's dependency machinery.
     app.router.routes.append(
         StarletteRoute("/{path:path}", _exchange, methods=_PROXY_METHODS, include_in_schema=False)

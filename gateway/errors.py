@@ -16,13 +16,15 @@
     │   ├── UpstreamTimeout              504 upstream_timeout
     │   ├── UpstreamUnreachable          502 upstream_unreachable
     │   ├── UpstreamReset                502 upstream_reset
-    │   └── ProviderMaintenance          503 provider_maintenance (reserved for the fault engine)
+    │   └── ProviderMaintenance          503 provider_maintenance (a provider 503 whose problem
+    │                                        code says maintenance; classified, passed on)
     └── GatewayInternalError             500 gateway_error    a bug in the gateway itself
 
-Codes are stable and snake_case: provinces branch on them, so a code is never renamed. Two
-more outcomes are *classifications* of a provider response the gateway passes on unchanged,
-not errors it raises: ``upstream_error`` (provider 5xx) and ``upstream_overloaded`` (provider
-503); see :data:`PASSED_THROUGH_OUTCOMES`.
+Codes are stable and snake_case: provinces branch on them, so a code is never renamed. Some
+outcomes are *classifications* of a provider response the gateway passes on unchanged, not
+errors it raises: ``upstream_error`` (provider 5xx), ``upstream_overloaded`` (provider 503),
+``provider_maintenance`` (provider 503 saying so) and ``upstream_rejected`` (provider 4xx);
+see :data:`PASSED_THROUGH_OUTCOMES`.
 
 Bodies are RFC 9457 problem details (``application/problem+json``) with ``code`` and the
 exchange id; every error made here also carries the header ``X-NDXP-Error: <code>`` so that a
@@ -41,6 +43,8 @@ ERROR_HEADER = "X-NDXP-Error"
 PASSED_THROUGH_OUTCOMES = {
     "upstream_error": "the provider answered 5xx; its response was passed on",
     "upstream_overloaded": "the provider answered 503; its response was passed on",
+    "provider_maintenance": "the provider answered 503 with problem code provider_maintenance "
+    "(scheduled maintenance); its response was passed on",
     "upstream_rejected": "the provider answered 4xx; its response was passed on",
 }
 _TYPE_BASE = "https://ndxp-sim.example/problems/"

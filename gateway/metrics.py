@@ -111,6 +111,13 @@ class GatewayMetrics:
             ["provider", "service", "field"],
             registry=target,
         )
+        self.injected_faults = Counter(
+            "ndxp_injected_faults",
+            "Faults a mock national database said it injected (X-NDXP-Injected-Fault), "
+            "by kind and scenario rule id.",
+            ["provider", "service", "kind", "rule"],
+            registry=target,
+        )
         self.inflight = Gauge(
             "ndxp_inflight_exchanges",
             "Exchanges waiting on a national database right now.",

@@ -36,6 +36,7 @@ from gateway.errors import (
     GatewayInternalError,
     InvalidRequest,
     PayloadTooLarge,
+    ProviderMaintenance,
     QuotaExceeded,
 )
 from gateway.exchange_log import mask_personal_ids
@@ -245,6 +246,8 @@ class Proxy:
                 async with asyncio.timeout(route.timeouts.total_s):
                     upstream = await client.send(upstream_request, stream=True)
                     ex.response_in = datetime.now(UTC)
+                    # Read at the head: a reset during the body still names its fault.
+                    ex.injected_fault = upstream.headers.get(INJECTED_FAULT_HEADER)
                     try:
                         content = await upstream.aread()
                     finally:
@@ -270,9 +273,7 @@ class Proxy:
         connection_tokens = _connection_tokens(upstream_headers)
         for key, value in upstream_headers:
             lower = key.lower()
-            if lower == b"x-ndxp-injected-fault":
-                ex.injected_fault = value.decode("latin-1")
-            elif lower not in _DROP_RESPONSE and lower not in connection_tokens:
+            if lower not in _DROP_RESPONSE and lower not in connection_tokens:
                 headers.append((lower, value))
         if 200 <= status < 300 and status != 204:
             ex.violations = self.rt.contracts.check(route.response_model, content)
@@ -285,8 +286,10 @@ class Proxy:
         if status < 400:
             ex.outcome = OUTCOME_OK
         else:
-            ex.outcome = _classify(status)
+            ex.outcome = classify_provider_error(status, content)
             ex.detail = f"{route.provider} answered {status}"
+            if ex.outcome != OUTCOME_UPSTREAM_REJECTED:
+                ex.detail += f" ({_problem_code(content) or 'no problem code'})"
         headers += [(k.lower().encode(), v.encode()) for k, v in quota_headers.items()]
         response = Response(content=content, status_code=status)
         response.raw_headers.extend(headers)
@@ -337,6 +340,8 @@ class Proxy:
         metrics.count_log_dropped(rt.log.dropped)
         metrics.exchanges.labels(consumer or "-", provider or "-", service or "-", ex.outcome).inc()
         metrics.exchange_duration.labels(provider or "-", service or "-").observe(duration_s)
+        for kind, rule in parse_injected_faults(ex.injected_fault):
+            metrics.injected_faults.labels(provider or "-", service or "-", kind, rule).inc()
         level = "info" if succeeded or ex.outcome == OUTCOME_UPSTREAM_REJECTED else "warning"
         if ex.outcome == GatewayInternalError.code:
             level = "error"
@@ -363,13 +368,40 @@ class Proxy:
 _LEVELS = {"info": 20, "warning": 30, "error": 40}
 
 
-def _classify(status: int) -> str:
-    """Outcome of a provider error passed on unchanged."""
+def classify_provider_error(status: int, content: bytes) -> str:
+    """Outcome of a provider error passed on unchanged (see ``PASSED_THROUGH_OUTCOMES``).
+
+    A 503 is maintenance when the provider's problem ``code`` says so (the province planned
+    for it: FM-11), otherwise overload; any other 5xx is ``upstream_error``, a 4xx
+    ``upstream_rejected``.
+    """
     if status == 503:
+        if _problem_code(content) == ProviderMaintenance.code:
+            return ProviderMaintenance.code
         return "upstream_overloaded"
     if status >= 500:
         return "upstream_error"
     return OUTCOME_UPSTREAM_REJECTED
+
+
+def parse_injected_faults(header: str | None) -> list[tuple[str, str]]:
+    """``"latency:slow-br, drop_fields:coop"`` → ``[("latency", "slow-br"), ...]``."""
+    pairs = []
+    for item in (header or "").split(","):
+        kind, sep, rule = item.strip().partition(":")
+        if sep and kind and rule:
+            pairs.append((kind, rule))
+    return pairs
+
+
+def _problem_code(content: bytes) -> str | None:
+    """The ``code`` member of a problem+json body, if the body is one."""
+    try:
+        body = json.loads(content)
+    except ValueError:
+        return None
+    code = body.get("code") if isinstance(body, dict) else None
+    return code if isinstance(code, str) else None
 
 
 def _dropped(key: bytes, drop: frozenset[bytes]) -> bool:

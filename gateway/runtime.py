@@ -2,8 +2,8 @@
 
 :class:`Parts` are built by ``create_app`` (so a bad registry stops the start before any
 socket opens); :class:`Runtime` adds what the lifespan opens and closes — the quota store,
-the exchange log and one HTTP client per provider — and is what handlers reach, through
-:func:`get_runtime` (``RuntimeDep``).
+the exchange log, the run store and one HTTP client per provider — and is what handlers
+reach, through :func:`get_runtime` (``RuntimeDep``).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from gateway.metrics import GatewayMetrics
 from gateway.quotas import QuotaStore
 from gateway.registry import Registry
 from gateway.routing import Router
+from gateway.runs import RunStore
 from ndxp_sim.settings import Settings
 
 
@@ -46,6 +47,7 @@ class Runtime:
     log: ExchangeLog
     clients: dict[str, httpx.AsyncClient]
     timeouts: dict[str, httpx.Timeout]  # per service
+    runs: RunStore
     rng: random.Random = field(default_factory=random.Random)
 
     @property

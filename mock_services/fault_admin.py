@@ -1,7 +1,8 @@
 """The fault engine's admin routes on every mock: ``GET/PUT/DELETE /_faults/scenario``.
 
 The gateway's admin API (its own credential, for people) switches a scenario on all mocks by
-calling these; they take the gateway's admin token as a Bearer credential, and stay out of the
+calling these (and ``PUT /_faults/clock``, which shifts the clock the rules' time-of-day
+matches and maintenance windows read); they take the gateway's admin token as a Bearer credential, and stay out of the
 published OpenAPI documents (``include_in_schema=False``): they are not part of any contract.
 ``PUT`` takes a scenario as JSON, the shape of a scenario file, validated exactly as a file is
 (a 422 ``invalid_scenario`` lists each problem); the switch is one assignment, no restart.
@@ -10,6 +11,7 @@ published OpenAPI documents (``include_in_schema=False``): they are not part of 
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request, Response
@@ -78,6 +80,30 @@ async def put_scenario(request: Request) -> Response:
         )
         return problem_response(problem)
     _engine(request).set_scenario(scenario)
+    return JSONResponse(_engine(request).describe())
+
+
+@admin_router.put("/clock")
+async def put_clock(request: Request) -> Response:
+    """Shift the fault clock: ``{"at": "2024-06-04T09:00:00+07:00"}``, or ``{"at": null}``."""
+    if refused := _refused(request):
+        return refused
+    try:
+        data = await request.json()
+        raw = data["at"]
+        at = None if raw is None else datetime.fromisoformat(raw)
+    except (ValueError, KeyError, TypeError):
+        return _problem(
+            422,
+            "invalid_request",
+            "Invalid request",
+            'Send {"at": "<ISO 8601 date-time with offset>"} or {"at": null}.',
+        )
+    if at is not None and at.tzinfo is None:
+        return _problem(
+            422, "invalid_request", "Invalid request", "at needs a UTC offset, e.g. +07:00."
+        )
+    _engine(request).set_clock(at)
     return JSONResponse(_engine(request).describe())
 
 

@@ -39,7 +39,7 @@ import random
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from fastapi import FastAPI, Request, Response
@@ -152,6 +152,7 @@ class FaultEngine:
             raise ValueError("time_scale must be positive")
         self.provider = provider
         self._clock = clock or (lambda: datetime.now(VIETNAM_TZ))
+        self._offset = timedelta(0)
         self._sleep = sleep
         self._scale = time_scale
         self._active = _Active(None)
@@ -175,6 +176,18 @@ class FaultEngine:
             rules.append(live)
         self._active = _Active(scenario, tuple(rules))
 
+    def now(self) -> datetime:
+        """The fault clock: the injected clock, shifted by :meth:`set_clock`."""
+        return (self._clock() + self._offset).astimezone(VIETNAM_TZ)
+
+    def set_clock(self, at: datetime | None) -> None:
+        """Make the fault clock read ``at`` now and run on from there (None: the real time).
+
+        Time-of-day matches and maintenance windows read this clock, so a trainer or a test
+        can show Tuesday 09:00's maintenance on a Saturday night; nothing else is shifted.
+        """
+        self._offset = timedelta(0) if at is None else at - self._clock()
+
     def describe(self) -> dict[str, Any]:
         """The active scenario and how often each of this provider's rules injected its fault."""
         active = self._active
@@ -194,6 +207,8 @@ class FaultEngine:
             "provider": self.provider,
             "scenario": active.scenario.model_dump(mode="json") if active.scenario else None,
             "rules": rules,
+            "clock": self.now().isoformat(timespec="seconds"),
+            "clock_shifted": self._offset != timedelta(0),
         }
 
     async def intercept(self, context: OperationContext, call_next: CallNext) -> Response:
@@ -202,7 +217,7 @@ class FaultEngine:
         if not active.rules:
             return await call_next()
         headers = context.request.headers
-        now = self._clock()
+        now = self.now()
         matching = [
             live
             for live in active.rules

@@ -97,6 +97,9 @@ class Settings(BaseSettings):
 
     mode: Literal["dev", "prod"] = "dev"
     state_dir: Path = Path(".ndxp")
+    scenarios_dir: Path | None = Field(
+        default=None, description="Scenario YAML files; None means the shipped scenarios/."
+    )
     mocks: MockSettings = Field(default_factory=MockSettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
 
