@@ -32,6 +32,20 @@ UtcTimestamp = Annotated[
 ]
 
 
+def parse_injected_faults(header: str | None) -> list[tuple[str, str]]:
+    """``"latency:slow-br, drop_fields:coop"`` → ``[("latency", "slow-br"), ...]``.
+
+    The shape of ``X-NDXP-Injected-Fault`` (and of ``ExchangeRecord.injected_fault``): fault
+    kind and scenario rule id, comma-separated; anything else in it is ignored.
+    """
+    pairs = []
+    for item in (header or "").split(","):
+        kind, sep, rule = item.strip().partition(":")
+        if sep and kind and rule:
+            pairs.append((kind, rule))
+    return pairs
+
+
 class ExchangeRecord(BaseModel):
     """One exchange as the gateway saw it, from request received to response sent."""
 

@@ -28,7 +28,12 @@ import structlog
 from starlette.requests import Request
 from starlette.responses import Response
 
-from contracts.exchange import OUTCOME_OK, OUTCOME_UPSTREAM_REJECTED, ExchangeRecord
+from contracts.exchange import (
+    OUTCOME_OK,
+    OUTCOME_UPSTREAM_REJECTED,
+    ExchangeRecord,
+    parse_injected_faults,
+)
 from gateway.contract_check import VIOLATIONS_HEADER
 from gateway.errors import (
     Forbidden,
@@ -382,16 +387,6 @@ def classify_provider_error(status: int, content: bytes) -> str:
     if status >= 500:
         return "upstream_error"
     return OUTCOME_UPSTREAM_REJECTED
-
-
-def parse_injected_faults(header: str | None) -> list[tuple[str, str]]:
-    """``"latency:slow-br, drop_fields:coop"`` → ``[("latency", "slow-br"), ...]``."""
-    pairs = []
-    for item in (header or "").split(","):
-        kind, sep, rule = item.strip().partition(":")
-        if sep and kind and rule:
-            pairs.append((kind, rule))
-    return pairs
 
 
 def _problem_code(content: bytes) -> str | None:

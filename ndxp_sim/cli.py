@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from ndxp_sim.cli_scenarios import report_command, scenario_app
 from ndxp_sim.settings import MOCK_NAMES, Settings, get_settings
 
 if TYPE_CHECKING:
@@ -27,6 +28,8 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console()
+app.add_typer(scenario_app, name="scenario")
+app.command("report")(report_command)
 
 
 @app.command()
@@ -35,6 +38,10 @@ def up(
         bool, typer.Option("--gateway/--no-gateway", help="Also start the NDXP gateway.")
     ] = True,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for every service.")] = 30.0,
+    scenario: Annotated[
+        str | None,
+        typer.Option(help="Start under this failure scenario (`ndxp-sim scenario list`)."),
+    ] = None,
 ) -> None:
     """Start the four mock national databases and the NDXP gateway; Ctrl-C stops them all."""
     from ndxp_sim import supervisor
@@ -48,6 +55,13 @@ def up(
     except supervisor.StartupError as exc:
         console.print(f"[red]ndxp-sim up failed:[/red] {exc}")
         raise typer.Exit(1) from None
+    if scenario is not None:
+        try:
+            _start_scenario(settings, scenario, gateway=gateway)
+        except RuntimeError as exc:
+            supervisor.stop(services)
+            console.print(f"[red]ndxp-sim up failed:[/red] {exc}")
+            raise typer.Exit(1) from None
     _print_welcome(settings, services, gateway=gateway)
     # SIGTERM (docker stop, systemd, kill) and SIGINT (Ctrl-C) both stop the stack cleanly; a
     # shell that started us in the background may have left SIGINT ignored, so set it too.
@@ -66,6 +80,40 @@ def up(
         console.print(f"[red]stopped because {', '.join(dead)} exited; see its log[/red]")
         raise typer.Exit(1)
     console.print("All services stopped.")
+
+
+def _start_scenario(settings: Settings, name: str, *, gateway: bool) -> None:
+    """Through the gateway's admin API (which records a run), or on each mock without it."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {settings.gateway.admin_token.get_secret_value()}"}
+    if gateway:
+        url = f"{settings.gateway.url}/admin/scenario"
+        response = httpx.put(url, json={"name": name}, headers=headers, timeout=30.0)
+        if response.status_code != 200:
+            raise RuntimeError(f"scenario {name!r}: {response.text}")
+        console.print(f"Scenario [bold]{name}[/bold] (run {response.json()['run_id']})")
+        return
+    from mock_services.scenarios import ScenarioError, find_scenario
+
+    try:
+        document = find_scenario(name, settings.scenarios_dir or _scenarios_dir()).model_dump(
+            mode="json"
+        )
+    except ScenarioError as exc:
+        raise RuntimeError(str(exc)) from None
+    for mock in MOCK_NAMES:
+        url = f"{settings.mocks.url(mock)}/_faults/scenario"
+        response = httpx.put(url, json=document, headers=headers, timeout=30.0)
+        if response.status_code != 200:
+            raise RuntimeError(f"{mock} refused scenario {name!r}: {response.text}")
+    console.print(f"Scenario [bold]{name}[/bold] on every mock")
+
+
+def _scenarios_dir() -> Path:
+    from mock_services.scenarios import SCENARIOS_DIR
+
+    return SCENARIOS_DIR
 
 
 def _interrupt(signum: int, frame: object) -> None:
