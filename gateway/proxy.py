@@ -51,6 +51,7 @@ from gateway.quotas import local_day, ratelimit_headers, retry_after_seconds
 from gateway.registry import ConsumerSpec, subscribed
 from gateway.routing import Route
 from gateway.runtime import Runtime
+from gateway.transport import HeadReceived
 from gateway.upstream import map_httpx_errors
 
 EXCHANGE_ID_HEADER = "X-NDXP-Exchange-Id"
@@ -248,15 +249,18 @@ class Proxy:
         started = time.perf_counter()
         try:
             with map_httpx_errors(route.provider, route.timeouts.total_s):
-                async with asyncio.timeout(route.timeouts.total_s):
-                    upstream = await client.send(upstream_request, stream=True)
-                    ex.response_in = datetime.now(UTC)
-                    # Read at the head: a reset during the body still names its fault.
-                    ex.injected_fault = upstream.headers.get(INJECTED_FAULT_HEADER)
-                    try:
-                        content = await upstream.aread()
-                    finally:
-                        await upstream.aclose()
+                try:
+                    async with asyncio.timeout(route.timeouts.total_s):
+                        upstream = await client.send(upstream_request, stream=True)
+                        ex.response_in = datetime.now(UTC)
+                        ex.injected_fault = upstream.headers.get(INJECTED_FAULT_HEADER)
+                        try:
+                            content = await upstream.aread()
+                        finally:
+                            await upstream.aclose()
+                except HeadReceived as exc:  # the body broke after the head: keep its word
+                    ex.injected_fault = exc.response_headers.get(INJECTED_FAULT_HEADER)
+                    raise
         finally:
             ex.upstream_s = time.perf_counter() - started
             inflight.dec()

@@ -215,12 +215,29 @@ async def _read_response(
     except TimeoutError:
         raise httpx.ReadTimeout("timed out reading the response body") from None
     except asyncio.IncompleteReadError:
-        raise httpx.RemoteProtocolError(
-            "peer closed connection without sending complete message body"
+        raise IncompleteBody(
+            "peer closed connection without sending complete message body", headers
         ) from None
     except OSError as exc:
-        raise httpx.ReadError(str(exc)) from exc
+        raise BrokenBody(str(exc), headers) from exc
     return status, headers, keep_alive, body
+
+
+class HeadReceived(Exception):
+    """Mixed into the errors of a body that broke after its head arrived: the head's headers
+    are kept, so the gateway can still log what the provider said (its injected fault)."""
+
+    def __init__(self, message: str, headers: list[tuple[bytes, bytes]]) -> None:
+        super().__init__(message)
+        self.response_headers = httpx.Headers(headers)
+
+
+class IncompleteBody(HeadReceived, httpx.RemoteProtocolError):
+    """The provider closed the connection in the middle of the body."""
+
+
+class BrokenBody(HeadReceived, httpx.ReadError):
+    """The connection failed (e.g. reset) in the middle of the body."""
 
 
 async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
