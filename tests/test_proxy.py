@@ -385,3 +385,22 @@ async def test_personal_ids_are_masked_in_log_lines_and_records(gw: Gateway) -> 
     assert "038*****1234" in line["detail"]
     (record,) = await records(app)
     assert "038090001234" not in json.dumps(record, default=str)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "outcome"),
+    [
+        (503, b'{"code": "provider_maintenance"}', "provider_maintenance"),
+        (503, b'{"code": "provider_overloaded"}', "upstream_overloaded"),
+        (503, b"not json", "upstream_overloaded"),
+        (503, b'["provider_maintenance"]', "upstream_overloaded"),
+        (500, b'{"code": "provider_maintenance"}', "upstream_error"),
+        (404, b'{"code": "not_found"}', "upstream_rejected"),
+    ],
+)
+def test_provider_errors_are_classified_by_status_and_problem_code(
+    status: int, body: bytes, outcome: str
+) -> None:
+    from gateway.proxy import classify_provider_error
+
+    assert classify_provider_error(status, body) == outcome
