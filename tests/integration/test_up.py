@@ -31,8 +31,11 @@ def _free_ports(count: int) -> list[int]:
     return ports
 
 
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], dict[str, str], list[str]]]:
+Up = tuple[subprocess.Popen[str], dict[str, str], list[str]]
+
+
+def _start_up(tmp_path: Path, *args: str) -> Up:
+    """``ndxp-sim up`` on free ports; returns once it has printed its welcome (or exited)."""
     gateway_port, *mock_ports = _free_ports(5)
     env = {
         **os.environ,
@@ -42,7 +45,7 @@ def stack(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], dict[str, str
         "COLUMNS": "400",  # keep rich from wrapping the copy-paste lines
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "ndxp_sim", "up", "--timeout", "60"],
+        [sys.executable, "-m", "ndxp_sim", "up", "--timeout", "60", *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -54,6 +57,12 @@ def stack(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], dict[str, str
         lines.append(line)
         if "Ctrl-C stops everything" in line:
             break
+    return process, env, lines
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Up]:
+    process, env, lines = _start_up(tmp_path)
     try:
         yield process, env, lines
     finally:
@@ -62,9 +71,33 @@ def stack(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], dict[str, str
             process.wait()
 
 
+def test_up_scenario_starts_the_stack_under_that_scenario(tmp_path: Path) -> None:
+    process, env, lines = _start_up(tmp_path, "--scenario", "fm-03")
+    try:
+        assert "Scenario fm-03 (run " in "".join(lines), "".join(lines)
+        gateway = f"http://127.0.0.1:{env['NDXP_GATEWAY__PORT']}"
+        status = httpx.get(
+            f"{gateway}/admin/scenario", headers={"Authorization": "Bearer ndxp-dev-admin"}
+        ).json()
+        assert status["run"]["scenario"] == "fm-03"
+        assert {p["scenario"] for p in status["providers"].values()} == {"fm-03"}
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
+    assert process.returncode == 0
+
+
+def test_up_with_an_unknown_scenario_fails_and_stops_everything(tmp_path: Path) -> None:
+    process, _env, lines = _start_up(tmp_path, "--scenario", "no-such-scenario")
+    rest, _ = process.communicate(timeout=60)
+    output = "".join(lines) + rest
+    assert process.returncode == 1, output
+    assert "no such scenario" in output
+
+
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_up_serves_every_service_and_the_printed_curl_sequence_works(
-    stack: tuple[subprocess.Popen[str], dict[str, str], list[str]], stop_signal: signal.Signals
+    stack: Up, stop_signal: signal.Signals
 ) -> None:
     process, _env, lines = stack
     output = "".join(lines)
