@@ -1,0 +1,363 @@
+"""One typed method per operation of :mod:`contracts.catalogue`, grouped by national database.
+
+``ndxp.population.get_citizen(...)`` and friends: each method is named exactly as the
+catalogue's ``operation_id``, takes path parameters positionally, query parameters by keyword
+(``from_``/``to`` for the wire's ``from``/``to``, since ``from`` is a Python keyword), request
+bodies as the ``contracts`` request models, and returns the catalogue's response model (bytes
+for file downloads). Every method takes ``timeout=`` to override the client's default for that
+call; POSTs take ``idempotency_key=`` — without one a POST is never retried.
+
+The methods only describe the call; sending, retrying and error mapping live in
+:class:`connectors.client.NdxpClient`, reached through the small :class:`Caller` protocol.
+A test holds this module and the catalogue equal, both ways.
+"""
+
+# ruff: noqa: ASYNC109 -- ``timeout=`` is httpx's per-phase Timeout (connect, read, write,
+# pool) passed through to the request, as httpx's own API does; asyncio.timeout cannot say that.
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+import httpx
+from pydantic import BaseModel
+
+from contracts.business_registry import DossierDetail, DossierPage, Entity
+from contracts.catalogue import Operation, Provider, operation
+from contracts.civil_registry import (
+    BirthRegistrationRequest,
+    DeathRegistrationRequest,
+    Registration,
+    StatusChangePage,
+)
+from contracts.driver_licence import Licence, RenewalDossier, RenewalDossierPage
+from contracts.population import (
+    Citizen,
+    CitizenVerification,
+    HouseholdVerification,
+    LegacyIdMapping,
+    VerificationResult,
+)
+
+TimeoutTypes = float | httpx.Timeout
+M = TypeVar("M", bound=BaseModel)
+
+
+class Caller(Protocol):
+    """What a namespace needs of the client: send one operation, get the parsed answer."""
+
+    async def call(
+        self,
+        op: Operation,
+        model: type[M],
+        path_params: Mapping[str, str] | None = None,
+        *,
+        query: Mapping[str, Any] | None = None,
+        body: BaseModel | None = None,
+        idempotency_key: str | None = None,
+        timeout: TimeoutTypes | None = None,
+    ) -> M: ...
+
+    async def call_bytes(
+        self,
+        op: Operation,
+        path_params: Mapping[str, str] | None = None,
+        *,
+        timeout: TimeoutTypes | None = None,
+    ) -> bytes: ...
+
+
+def _window(
+    from_: datetime, to: datetime, province: str | None, page: int | None, size: int | None
+) -> dict[str, Any]:
+    query: dict[str, Any] = {"from": from_.isoformat(), "to": to.isoformat()}
+    extra = {"province": province, "page": page, "size": size}
+    return query | {key: value for key, value in extra.items() if value is not None}
+
+
+class _Namespace:
+    provider: Provider
+
+    def __init__(self, caller: Caller) -> None:
+        self._caller = caller
+
+    def _op(self, operation_id: str) -> Operation:
+        return operation(self.provider, operation_id)
+
+
+class Population(_Namespace):
+    """*CSDLQG về dân cư* — the national population database."""
+
+    provider: Provider = "population"
+
+    async def get_citizen(
+        self, personal_id: str, *, timeout: TimeoutTypes | None = None
+    ) -> Citizen:
+        """The 20 shared fields of a citizen; :class:`~connectors.errors.NotFound` if unknown."""
+        return await self._caller.call(
+            self._op("get_citizen"), Citizen, {"personal_id": personal_id}, timeout=timeout
+        )
+
+    async def verify_citizen(
+        self,
+        body: CitizenVerification,
+        *,
+        idempotency_key: str | None = None,
+        timeout: TimeoutTypes | None = None,
+    ) -> VerificationResult:
+        """Do this id, full name and date of birth belong together?"""
+        return await self._caller.call(
+            self._op("verify_citizen"),
+            VerificationResult,
+            body=body,
+            idempotency_key=idempotency_key,
+            timeout=timeout,
+        )
+
+    async def verify_household(
+        self,
+        body: HouseholdVerification,
+        *,
+        idempotency_key: str | None = None,
+        timeout: TimeoutTypes | None = None,
+    ) -> VerificationResult:
+        """Is this citizen in the household headed by ``head_personal_id``?"""
+        return await self._caller.call(
+            self._op("verify_household"),
+            VerificationResult,
+            body=body,
+            idempotency_key=idempotency_key,
+            timeout=timeout,
+        )
+
+    async def resolve_legacy_id(
+        self, old_id_number: str, *, timeout: TimeoutTypes | None = None
+    ) -> LegacyIdMapping:
+        """The 12-digit personal id of an old 9-digit ID number (*số CMND*)."""
+        return await self._caller.call(
+            self._op("resolve_legacy_id"),
+            LegacyIdMapping,
+            {"old_id_number": old_id_number},
+            timeout=timeout,
+        )
+
+
+class BusinessRegistry(_Namespace):
+    """*CSDLQG về đăng ký doanh nghiệp* — enterprises, household businesses, cooperatives."""
+
+    provider: Provider = "business-registry"
+
+    async def _entity(self, op: str, code: str, timeout: TimeoutTypes | None) -> Entity:
+        return await self._caller.call(self._op(op), Entity, {"code": code}, timeout=timeout)
+
+    async def _page(
+        self, op: str, query: dict[str, Any], timeout: TimeoutTypes | None
+    ) -> DossierPage:
+        return await self._caller.call(self._op(op), DossierPage, query=query, timeout=timeout)
+
+    async def _detail(
+        self, op: str, dossier_id: str, timeout: TimeoutTypes | None
+    ) -> DossierDetail:
+        return await self._caller.call(
+            self._op(op), DossierDetail, {"dossier_id": dossier_id}, timeout=timeout
+        )
+
+    async def get_enterprise(self, code: str, *, timeout: TimeoutTypes | None = None) -> Entity:
+        """An enterprise by its code (*mã số doanh nghiệp*)."""
+        return await self._entity("get_enterprise", code, timeout)
+
+    async def list_enterprise_dossiers(
+        self,
+        *,
+        from_: datetime,
+        to: datetime,
+        province: str | None = None,
+        page: int | None = None,
+        size: int | None = None,
+        timeout: TimeoutTypes | None = None,
+    ) -> DossierPage:
+        """Enterprise dossiers processed in ``[from_, to)`` (at most 31 days), one page."""
+        query = _window(from_, to, province, page, size)
+        return await self._page("list_enterprise_dossiers", query, timeout)
+
+    async def get_enterprise_dossier(
+        self, dossier_id: str, *, timeout: TimeoutTypes | None = None
+    ) -> DossierDetail:
+        """One enterprise dossier with its files."""
+        return await self._detail("get_enterprise_dossier", dossier_id, timeout)
+
+    async def get_household_business(
+        self, code: str, *, timeout: TimeoutTypes | None = None
+    ) -> Entity:
+        """A household business (*hộ kinh doanh*) by its code."""
+        return await self._entity("get_household_business", code, timeout)
+
+    async def list_household_business_dossiers(
+        self,
+        *,
+        from_: datetime,
+        to: datetime,
+        province: str | None = None,
+        page: int | None = None,
+        size: int | None = None,
+        timeout: TimeoutTypes | None = None,
+    ) -> DossierPage:
+        """Household-business dossiers processed in ``[from_, to)``, one page."""
+        query = _window(from_, to, province, page, size)
+        return await self._page("list_household_business_dossiers", query, timeout)
+
+    async def get_household_business_dossier(
+        self, dossier_id: str, *, timeout: TimeoutTypes | None = None
+    ) -> DossierDetail:
+        """One household-business dossier with its files."""
+        return await self._detail("get_household_business_dossier", dossier_id, timeout)
+
+    async def get_cooperative(self, code: str, *, timeout: TimeoutTypes | None = None) -> Entity:
+        """A cooperative (*hợp tác xã*) by its code."""
+        return await self._entity("get_cooperative", code, timeout)
+
+    async def list_cooperative_dossiers(
+        self,
+        *,
+        from_: datetime,
+        to: datetime,
+        province: str | None = None,
+        page: int | None = None,
+        size: int | None = None,
+        timeout: TimeoutTypes | None = None,
+    ) -> DossierPage:
+        """Cooperative dossiers processed in ``[from_, to)``, one page."""
+        query = _window(from_, to, province, page, size)
+        return await self._page("list_cooperative_dossiers", query, timeout)
+
+    async def get_cooperative_dossier(
+        self, dossier_id: str, *, timeout: TimeoutTypes | None = None
+    ) -> DossierDetail:
+        """One cooperative dossier with its files."""
+        return await self._detail("get_cooperative_dossier", dossier_id, timeout)
+
+    async def download_file(self, file_id: str, *, timeout: TimeoutTypes | None = None) -> bytes:
+        """A dossier component or result file (a PDF), as bytes."""
+        return await self._caller.call_bytes(
+            self._op("download_file"), {"file_id": file_id}, timeout=timeout
+        )
+
+
+class DriverLicence(_Namespace):
+    """*CSDL giấy phép lái xe* — driver licences and their renewal dossiers."""
+
+    provider: Provider = "driver-licence"
+
+    async def get_licence(
+        self, licence_number: str, *, timeout: TimeoutTypes | None = None
+    ) -> Licence:
+        """A driver licence by number, with its classes and status."""
+        return await self._caller.call(
+            self._op("get_licence"), Licence, {"licence_number": licence_number}, timeout=timeout
+        )
+
+    async def list_renewal_dossiers(
+        self,
+        *,
+        from_: datetime,
+        to: datetime,
+        province: str | None = None,
+        page: int | None = None,
+        size: int | None = None,
+        timeout: TimeoutTypes | None = None,
+    ) -> RenewalDossierPage:
+        """Renewal dossiers (*đổi GPLX*) whose processing ended in ``[from_, to)``, one page."""
+        return await self._caller.call(
+            self._op("list_renewal_dossiers"),
+            RenewalDossierPage,
+            query=_window(from_, to, province, page, size),
+            timeout=timeout,
+        )
+
+    async def get_renewal_dossier(
+        self, dossier_id: str, *, timeout: TimeoutTypes | None = None
+    ) -> RenewalDossier:
+        """One renewal dossier with its result file id."""
+        return await self._caller.call(
+            self._op("get_renewal_dossier"),
+            RenewalDossier,
+            {"dossier_id": dossier_id},
+            timeout=timeout,
+        )
+
+    async def download_file(self, file_id: str, *, timeout: TimeoutTypes | None = None) -> bytes:
+        """A renewal's result file (a PDF), as bytes."""
+        return await self._caller.call_bytes(
+            self._op("download_file"), {"file_id": file_id}, timeout=timeout
+        )
+
+
+class CivilRegistry(_Namespace):
+    """*Hộ tịch* — birth and death registrations and their status."""
+
+    provider: Provider = "civil-registry"
+
+    async def submit_birth_registration(
+        self,
+        body: BirthRegistrationRequest,
+        *,
+        idempotency_key: str | None = None,
+        timeout: TimeoutTypes | None = None,
+    ) -> Registration:
+        """Register a birth (*đăng ký khai sinh*); a repeat returns the same registration.
+
+        The registry is idempotent on ``body.dossier_code``, so the dossier code is a natural
+        ``idempotency_key``; without a key the submission is sent once and never retried.
+        """
+        return await self._caller.call(
+            self._op("submit_birth_registration"),
+            Registration,
+            body=body,
+            idempotency_key=idempotency_key,
+            timeout=timeout,
+        )
+
+    async def submit_death_registration(
+        self,
+        body: DeathRegistrationRequest,
+        *,
+        idempotency_key: str | None = None,
+        timeout: TimeoutTypes | None = None,
+    ) -> Registration:
+        """Register a death (*đăng ký khai tử*); idempotent on the dossier code likewise."""
+        return await self._caller.call(
+            self._op("submit_death_registration"),
+            Registration,
+            body=body,
+            idempotency_key=idempotency_key,
+            timeout=timeout,
+        )
+
+    async def get_registration(
+        self, registration_id: str, *, timeout: TimeoutTypes | None = None
+    ) -> Registration:
+        """A registration's status, history and, once processed, its result."""
+        return await self._caller.call(
+            self._op("get_registration"),
+            Registration,
+            {"registration_id": registration_id},
+            timeout=timeout,
+        )
+
+    async def list_status_changes(
+        self,
+        *,
+        since: datetime,
+        cursor: str | None = None,
+        province: str | None = None,
+        limit: int | None = None,
+        timeout: TimeoutTypes | None = None,
+    ) -> StatusChangePage:
+        """Status transitions after ``since`` (then after ``cursor``), oldest first: for sync."""
+        extra = {"cursor": cursor, "province": province, "limit": limit}
+        query = {"since": since.isoformat()} | {k: v for k, v in extra.items() if v is not None}
+        return await self._caller.call(
+            self._op("list_status_changes"), StatusChangePage, query=query, timeout=timeout
+        )
