@@ -282,3 +282,20 @@ async def test_overload_sheds_what_exceeds_capacity_and_queue(
     assert all(r.json()["code"] == "provider_overloaded" for r in shed)
     assert all(r.headers["retry-after"] == "7" for r in shed)
     assert logged(stack, shed[0])["outcome"] == "upstream_overloaded"
+
+
+async def test_metrics_count_injected_faults_and_outcomes(
+    stack: Stack, province: httpx.AsyncClient
+) -> None:
+    inject(stack, "population", {"kind": "http_error", "status": 502}, operations=["get_citizen"])
+    for _ in range(3):
+        assert (await province.get(CITIZEN_PATH)).status_code == 502
+    metrics = (await province.get("/metrics")).text
+    injected = (
+        'ndxp_injected_faults_total{kind="http_error",provider="population",'
+        'rule="the-rule",service="population.get_citizen"}'
+    )
+    counted = [line for line in metrics.splitlines() if line.startswith(injected)]
+    assert counted, metrics
+    assert float(counted[0].split()[-1]) >= 3
+    assert 'outcome="upstream_error"' in metrics
