@@ -15,13 +15,8 @@ import pytest
 from pydantic import ValidationError
 
 from contracts.exchange import ExchangeRecord
-from gateway.exchange_log import (
-    FIELDS,
-    ExchangeQuery,
-    SqliteExchangeLog,
-    mask_personal_ids,
-    open_exchange_log,
-)
+from gateway.exchange_log import ExchangeQuery, mask_personal_ids, open_exchange_log
+from gateway.exchange_log_sqlite import FIELDS, SqliteExchangeLog
 from gateway.quotas import LOCAL_TZ
 
 T0 = datetime(2025, 3, 14, 2, 0, 0, tzinfo=UTC)
