@@ -2,8 +2,9 @@
 
 The gateway's admin API (its own credential, for people) switches a scenario on all mocks by
 calling these (and ``PUT /_faults/clock``, which shifts the clock the rules' time-of-day
-matches and maintenance windows read); they take the gateway's admin token as a Bearer credential, and stay out of the
-published OpenAPI documents (``include_in_schema=False``): they are not part of any contract.
+matches and maintenance windows read); they take the gateway's admin token as a Bearer
+credential, and stay out of the published OpenAPI documents (``include_in_schema=False``):
+they are not part of any contract.
 ``PUT`` takes a scenario as JSON, the shape of a scenario file, validated exactly as a file is
 (a 422 ``invalid_scenario`` lists each problem); the switch is one assignment, no restart.
 """
