@@ -227,9 +227,20 @@ class HeadReceived(Exception):
     """Mixed into the errors of a body that broke after its head arrived: the head's headers
     are kept, so the gateway can still log what the provider said (its injected fault)."""
 
-    def __init__(self, message: str, headers: list[tuple[bytes, bytes]]) -> None:
-        super().__init__(message)
-        self.response_headers = httpx.Headers(headers)
+    def __init__(
+        self,
+        message: str,
+        headers: list[tuple[bytes, bytes]] | None = None,
+        *,
+        request: httpx.Request | None = None,
+    ) -> None:
+        # The httpx signature (message, *, request) still works: code that builds any
+        # httpx error generically can build these too.
+        if request is None:
+            super().__init__(message)
+        else:
+            super().__init__(message, request=request)  # type: ignore[call-arg]
+        self.response_headers = httpx.Headers(headers or [])
 
 
 class IncompleteBody(HeadReceived, httpx.RemoteProtocolError):
