@@ -42,6 +42,20 @@ def up(
         str | None,
         typer.Option(help="Start under this failure scenario (`ndxp-sim scenario list`)."),
     ] = None,
+    traffic: Annotated[
+        bool,
+        typer.Option(
+            "--traffic/--no-traffic",
+            help="Also run the 63 one-stop systems' flows in the background (log: "
+            "logs/traffic.log), so metrics move.",
+        ),
+    ] = False,
+    traffic_rate: Annotated[
+        float | None,
+        typer.Option(
+            min=0.001, help="Flows per second for --traffic; default from the reports (0.5)."
+        ),
+    ] = None,
 ) -> None:
     """Start the four mock national databases and the NDXP gateway; Ctrl-C stops them all."""
     from ndxp_sim import supervisor
@@ -62,6 +76,19 @@ def up(
             supervisor.stop(services)
             console.print(f"[red]ndxp-sim up failed:[/red] {exc}")
             raise typer.Exit(1) from None
+    if traffic or traffic_rate is not None:
+        if not gateway:
+            supervisor.stop(services)
+            console.print("[red]ndxp-sim up failed:[/red] --traffic needs the gateway")
+            raise typer.Exit(1)
+        from connectors.provinces import DEFAULT_RATE
+        from connectors.traffic import traffic_service
+
+        rate = traffic_rate or DEFAULT_RATE
+        runner = traffic_service(settings, rate)  # no /healthz: started once the stack is up
+        runner.start()
+        services.append(runner)
+        console.print(f"Traffic: {rate:g} flows/s from the 63 one-stop systems ({runner.log_path})")
     _print_welcome(settings, services, gateway=gateway)
     # SIGTERM (docker stop, systemd, kill) and SIGINT (Ctrl-C) both stop the stack cleanly; a
     # shell that started us in the background may have left SIGINT ignored, so set it too.
@@ -158,6 +185,43 @@ def _print_welcome(settings: Settings, services: list[Service], *, gateway: bool
         soft_wrap=True,
         highlight=False,
     )
+
+
+@app.command()
+def demo(
+    flow: Annotated[
+        str,
+        typer.Argument(
+            help="licence-renewal, birth-registration, business-sync or household-verification."
+        ),
+    ],
+    province: Annotated[
+        str, typer.Option(help="Province name or code, with or without diacritics.")
+    ] = "Thanh Hóa",
+    scenario: Annotated[
+        str | None, typer.Option(help="Switch every national database to this scenario first.")
+    ] = None,
+    step: Annotated[bool, typer.Option("--step", help="Wait for Enter between hops.")] = False,
+    seed: Annotated[int | None, typer.Option(help="Replay the same citizens and dossiers.")] = None,
+) -> None:
+    """Narrate one provincial flow hop by hop: province → NDXP gateway → national database."""
+    import asyncio
+    import logging
+
+    import structlog
+
+    from ndxp_sim.demo import DemoError, run_demo
+
+    # The narration tells every hop; the flows' own JSON log line would only repeat it.
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.CRITICAL))
+    try:
+        result = asyncio.run(
+            run_demo(get_settings(), flow, province, scenario, step, console, input, seed=seed)
+        )
+    except DemoError as exc:  # unknown flow / province / scenario, or no stack to talk to
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    raise typer.Exit(0 if result.outcome != "failed" else 1)
 
 
 @app.command("serve-mock")

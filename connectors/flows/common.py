@@ -1,0 +1,156 @@
+"""What the four flows share: their options (clock, sleep, windows, polling), the citizens a
+one-stop system serves, and :func:`execute`, which turns a flow body into a :class:`FlowResult`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
+
+from connectors.errors import NdxpError
+from connectors.flows.recording import FlowAborted, FlowResult, FlowRun, Incomplete, StepListener
+from connectors.provinces import FlowName, OneStopSystem
+from mock_services.dossiers import VIETNAM_TZ
+from mock_services.people import random_citizen_id
+from mock_services.provinces import PROVINCES
+
+if TYPE_CHECKING:
+    from connectors.client import NdxpClient
+
+_TOTAL_POPULATION_K = sum(p.population_k for p in PROVINCES)
+Sleep = Callable[[float], Awaitable[None]]
+Clock = Callable[[], datetime]
+
+
+def _now() -> datetime:
+    return datetime.now(VIETNAM_TZ)
+
+
+@dataclass(frozen=True)
+class FlowOptions:
+    """How a flow looks back, pages and polls; the clock and sleep are injectable for tests.
+
+    - ``window_days``: a sync looks at dossiers whose processing ended in the last N days
+      (a week, so even Bắc Kạn's few renewals a day show up).
+    - ``page_size``: dossiers a business sync fetches in one run (each with every file).
+    - Birth-registration status sync polls every 1/48 of the registration's own processing
+      time (``due_at - received_at``: ten minutes of a working day), clamped to
+      ``[min_poll_s, max_poll_s]``, for at most ``max_wait_s`` of wall time and
+      ``max_polls`` polls — never blindly forever.
+    """
+
+    window_days: int = 7
+    page_size: int = 3
+    min_poll_s: float = 0.05
+    max_poll_s: float = 30.0
+    max_wait_s: float = 600.0
+    max_polls: int = 120
+    clock: Clock = field(default=_now)
+    sleep: Sleep = field(default=asyncio.sleep)
+
+    def window(self) -> tuple[datetime, datetime]:
+        """``[now - window_days, now)`` in Vietnam time."""
+        end = self.clock()
+        return end - timedelta(days=self.window_days), end
+
+
+FlowBody = Callable[
+    ["NdxpClient", OneStopSystem, random.Random, FlowOptions, FlowRun], Awaitable[None]
+]
+
+
+async def execute(
+    flow: FlowName,
+    body: FlowBody,
+    ndxp: NdxpClient,
+    system: OneStopSystem,
+    *,
+    rng: random.Random | None = None,
+    seed: int = 0,
+    options: FlowOptions | None = None,
+    listener: StepListener | None = None,
+) -> FlowResult:
+    """Run one flow body to its :class:`FlowResult`; SDK errors become a ``failed`` outcome."""
+    run = FlowRun(flow, system, listener)
+    try:
+        await body(ndxp, system, rng or random.Random(seed), options or FlowOptions(), run)
+    except (NdxpError, FlowAborted, Incomplete) as exc:
+        return run.result(exc)
+    return run.result()
+
+
+class FlowFunction(Protocol):
+    """The signature every flow shares."""
+
+    async def __call__(
+        self,
+        ndxp: NdxpClient,
+        system: OneStopSystem,
+        *,
+        rng: random.Random | None = None,
+        seed: int = 0,
+        options: FlowOptions | None = None,
+        listener: StepListener | None = None,
+    ) -> FlowResult: ...
+
+
+def draw_citizen(
+    rng: random.Random,
+    system: OneStopSystem,
+    *,
+    gender: Any = None,
+    born: tuple[int, int] = (1950, 2004),
+) -> str:
+    """A citizen of the province who comes to the one-stop counter (an existing personal id)."""
+    return random_citizen_id(
+        rng, province_code=system.province.code, gender=gender, born_between=born
+    )
+
+
+def expected_in_window(daily_national: float, system: OneStopSystem, days: int) -> float:
+    """How many dossiers a province should see in ``days``: its population share of the
+    national volume per working day, five working days a week.
+
+    A province knows roughly how many dossiers it handles; an empty window where dozens were
+    due is the reports' "API returns no data" (FM-03), not a quiet week.
+    """
+    share = system.province.population_k / _TOTAL_POPULATION_K
+    return daily_national * share * days * 5 / 7
+
+
+EMPTY_WINDOW_THRESHOLD = 5.0  # fewer expected: an empty window may just be a quiet one
+
+
+def field_of(model: object, name: str) -> Any:
+    """A field of an answer that may have come without it (a flagged contract violation)."""
+    return getattr(model, name, None)
+
+
+def when(value: Any) -> datetime | None:
+    """A timestamp of an answer, whether a model's datetime or a partial answer's string."""
+    if isinstance(value, str):
+        return datetime.fromisoformat(value)
+    return value if isinstance(value, datetime) else None
+
+
+def mask(personal_id: str) -> str:
+    """``038090001234`` → ``038******234``: narration and logs never show a whole id."""
+    return f"{personal_id[:3]}{'*' * (len(personal_id) - 6)}{personal_id[-3:]}"
+
+
+__all__ = [
+    "Clock",
+    "FlowBody",
+    "FlowFunction",
+    "FlowOptions",
+    "Sleep",
+    "draw_citizen",
+    "execute",
+    "field_of",
+    "mask",
+    "when",
+]

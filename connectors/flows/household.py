@@ -1,0 +1,76 @@
+"""Household verification (*xác thực thông tin hộ gia đình*): before a residence, health-insurance
+or social-assistance dossier goes on, the one-stop system looks the applicant up in the
+population database and checks they belong to the household they declared.
+
+Hops: ``population.get_citizen`` (the applicant) → ``population.verify_household`` (applicant
+and the household head the record names). Degraded when the lookup comes back without fields
+(FM-04) or the verification disagrees with the lookup.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import TYPE_CHECKING
+
+from connectors.flows.common import FlowOptions, draw_citizen, execute, field_of, mask
+from connectors.flows.recording import FlowAborted, FlowResult, FlowRun, StepListener
+from connectors.provinces import OneStopSystem
+from contracts.population import HouseholdVerification
+
+if TYPE_CHECKING:
+    from connectors.client import NdxpClient
+
+
+async def _body(
+    ndxp: NdxpClient,
+    system: OneStopSystem,
+    rng: random.Random,
+    options: FlowOptions,
+    run: FlowRun,
+) -> None:
+    applicant = draw_citizen(rng, system, born=(1950, 2004))
+    citizen = await run.call(
+        "population.get_citizen",
+        f"look up the applicant {mask(applicant)}",
+        lambda: ndxp.population.get_citizen(applicant),
+    )
+    household = field_of(citizen, "household")
+    head = field_of(household, "head_personal_id")
+    if head is None:
+        raise FlowAborted("population.get_citizen: the record has no household to verify")
+    claim = HouseholdVerification(personal_id=applicant, head_personal_id=head)
+    # A verification changes nothing, so a key (which lets the SDK retry the POST) is safe.
+    key = f"{system.consumer_id}-household-{rng.getrandbits(48):012x}"
+    answer = await run.call(
+        "population.verify_household",
+        f"verify {mask(applicant)} is in the household of {mask(head)}",
+        lambda: ndxp.population.verify_household(claim, idempotency_key=key),
+    )
+    if not field_of(answer, "match"):
+        run.degrade("population.verify_household: no match for the household the record names")
+    run.summary = (
+        f"{mask(applicant)} verified in household {field_of(household, 'household_id')} "
+        f"({field_of(household, 'relationship_to_head')})"
+    )
+
+
+async def household_verification(
+    ndxp: NdxpClient,
+    system: OneStopSystem,
+    *,
+    rng: random.Random | None = None,
+    seed: int = 0,
+    options: FlowOptions | None = None,
+    listener: StepListener | None = None,
+) -> FlowResult:
+    """Look an applicant up and verify their household membership through NDXP."""
+    return await execute(
+        "household_verification",
+        _body,
+        ndxp,
+        system,
+        rng=rng,
+        seed=seed,
+        options=options,
+        listener=listener,
+    )
