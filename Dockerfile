@@ -1,4 +1,5 @@
-# One image for every ndxp-sim process; docker-compose.yml picks the command per service.
+# One image for every ndxp-sim process; docker-compose.yml picks the command per service
+# (`ndxp-sim serve-mock NAME`, `ndxp-sim serve-gateway`, or `locust -f loadtests/...`).
 FROM python:3.11-slim
 WORKDIR /app
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 NDXP_STATE_DIR=/data
@@ -10,6 +11,9 @@ COPY mock_services ./mock_services
 COPY ndxp_sim ./ndxp_sim
 COPY scenarios ./scenarios
 RUN pip install --no-cache-dir . && mkdir -p /data
+# The locustfiles import `loadtests` from the working directory (/app), as from a checkout.
+COPY loadtests ./loadtests
 VOLUME ["/data"]
+EXPOSE 8000 8101 8102 8103 8104 8089
 ENTRYPOINT ["ndxp-sim"]
 CMD ["--help"]

@@ -42,6 +42,13 @@ def up(
         str | None,
         typer.Option(help="Start under this failure scenario (`ndxp-sim scenario list`)."),
     ] = None,
+    observe: Annotated[
+        bool,
+        typer.Option(
+            "--observe",
+            help="Also start Prometheus (if installed) on 127.0.0.1:9090, scraping the gateway.",
+        ),
+    ] = False,
     traffic: Annotated[
         bool,
         typer.Option(
@@ -89,6 +96,13 @@ def up(
         runner.start()
         services.append(runner)
         console.print(f"Traffic: {rate:g} flows/s from the 63 one-stop systems ({runner.log_path})")
+    if observe and gateway:
+        from ndxp_sim import observe as observability
+
+        try:
+            services.append(observability.start_prometheus(settings, timeout_s=timeout))
+        except observability.ObserveError as exc:
+            console.print(f"[yellow]--observe: {exc}; the stack runs without it[/yellow]")
     _print_welcome(settings, services, gateway=gateway)
     # SIGTERM (docker stop, systemd, kill) and SIGINT (Ctrl-C) both stop the stack cleanly; a
     # shell that started us in the background may have left SIGINT ignored, so set it too.

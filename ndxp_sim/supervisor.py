@@ -35,6 +35,7 @@ class Service:
     env: dict[str, str]
     log_path: Path
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    health_path: str = "/healthz"  # answers 200 once the service serves (Prometheus: /-/ready)
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -107,7 +108,7 @@ def wait_healthy(services: list[Service], timeout_s: float = 30.0) -> None:
                         f"during start-up; last output ({service.log_path}):\n{service.tail()}"
                     )
                 try:
-                    if client.get(f"{service.url}/healthz").status_code == 200:
+                    if client.get(service.url + service.health_path).status_code == 200:
                         pending.remove(service)
                 except httpx.TransportError:
                     pass  # not listening yet

@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 import os
 import socket
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gateway.registry import Timeouts
 from ndxp_sim import supervisor
 from ndxp_sim.settings import MOCK_NAMES, Settings
 
@@ -110,3 +111,24 @@ def running_stack(
         yield Stack(settings, full_env, services)
     finally:
         supervisor.stop(services)
+
+
+def registry_env(
+    directory: Path, timeouts: Timeouts, providers: Iterable[str] | None = None
+) -> dict[str, str]:
+    """Env for a stack whose registry is the default one with ``timeouts`` on ``providers``
+    (all when None): written to ``directory/registry.yaml``."""
+    from gateway.registry import default_registry, render_registry
+
+    registry = default_registry()
+    chosen = None if providers is None else set(providers)
+    changed = [
+        p.model_copy(update={"timeouts": timeouts}) if chosen is None or p.name in chosen else p
+        for p in registry.providers
+    ]
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "registry.yaml"
+    path.write_text(
+        render_registry(registry.model_copy(update={"providers": changed})), encoding="utf-8"
+    )
+    return {"NDXP_GATEWAY__REGISTRY_PATH": str(path)}

@@ -1,9 +1,11 @@
 """docker-compose.yml, checked by reading it (no Docker engine runs here): every command is a
-real entry point of the project, and ports and environment match the settings' defaults."""
+real entry point of the project, ports and environment match the settings' defaults, every
+dependency waits for a healthy service, and Prometheus and Grafana are wired to each other."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +14,11 @@ import yaml
 from typer.main import get_command
 
 from ndxp_sim.cli import app
+from ndxp_sim.observe import GATEWAY_JOB
 from ndxp_sim.settings import MOCK_NAMES, GatewaySettings, MockSettings, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
+PROJECT_IMAGE = "ndxp-sim:latest"
 
 
 @pytest.fixture(scope="module")
@@ -23,14 +27,54 @@ def compose() -> dict[str, Any]:
     return data
 
 
-def test_every_command_is_a_real_cli_entry_point(compose: dict[str, Any]) -> None:
+def project_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {n: s for n, s in compose["services"].items() if s.get("image") == PROJECT_IMAGE}
+
+
+def bind_mounts(service: dict[str, Any]) -> dict[str, Path]:
+    """Container path → repository path of a service's ``./host:container[:ro]`` volumes."""
+    mounts = {}
+    for volume in service.get("volumes", []):
+        if volume.startswith("./"):
+            host, container = volume.split(":")[:2]
+            mounts[container] = ROOT / host
+    return mounts
+
+
+def option(command: list[str], name: str) -> str:
+    return command[command.index(name) + 1]
+
+
+def test_every_command_is_a_real_entry_point(compose: dict[str, Any]) -> None:
     commands = get_command(app).commands  # type: ignore[attr-defined]
-    for name, service in compose["services"].items():
+    services = project_services(compose)
+    assert set(MOCK_NAMES) | {"gateway", "locust-master", "locust-worker"} <= set(services)
+    for name, service in services.items():
         command = service["command"]
+        if service.get("entrypoint") == ["locust"]:
+            for locustfile in option(command, "-f").split(","):
+                assert (ROOT / locustfile).is_file(), f"{name}: no {locustfile}"
+            continue
+        assert "entrypoint" not in service, name  # the image's: ndxp-sim
         assert command[0] in commands, f"{name}: {command[0]} is not an ndxp-sim command"
         if command[0] == "serve-mock":
             assert command[1] == name
             assert name in MOCK_NAMES
+
+
+def test_the_image_has_what_the_commands_need() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r'^ENTRYPOINT \["ndxp-sim"\]', dockerfile, re.M)
+    copied = set(re.findall(r"^COPY (\S+) ", dockerfile, re.M))
+    for directory in (
+        "contracts",
+        "gateway",
+        "mock_services",
+        "ndxp_sim",
+        "scenarios",
+        "loadtests",
+    ):
+        assert directory in copied, f"the Dockerfile does not copy {directory}/"
 
 
 def test_mock_ports_and_urls_match_the_settings_defaults(compose: dict[str, Any]) -> None:
@@ -50,26 +94,77 @@ def test_gateway_port_matches_the_settings_default(compose: dict[str, Any]) -> N
     gateway = compose["services"]["gateway"]
     assert gateway["ports"] == [f"{port}:{port}"]
     assert gateway["environment"]["NDXP_GATEWAY__PORT"] == str(port)
+    for name in ("locust-master",):
+        assert option(compose["services"][name]["command"], "--host") == f"http://gateway:{port}"
 
 
-def test_gateway_waits_for_healthy_mocks_and_everyone_has_a_healthcheck(
-    compose: dict[str, Any],
-) -> None:
-    depends = compose["services"]["gateway"]["depends_on"]
+def test_every_dependency_waits_for_a_healthy_service(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    depends = services["gateway"]["depends_on"]
     assert {name: dep["condition"] for name, dep in depends.items()} == dict.fromkeys(
         MOCK_NAMES, "service_healthy"
     )
-    for name, service in compose["services"].items():
-        assert "/healthz" in " ".join(service["healthcheck"]["test"]), name
+    for name, service in services.items():
+        for dependency, condition in service.get("depends_on", {}).items():
+            assert condition == {"condition": "service_healthy"}, f"{name} → {dependency}"
+            assert "healthcheck" in services[dependency], f"{dependency} has no healthcheck"
+
+
+def test_every_server_has_a_healthcheck_on_its_own_health_endpoint(
+    compose: dict[str, Any],
+) -> None:
+    expected = {
+        **dict.fromkeys([*MOCK_NAMES, "gateway"], "/healthz"),
+        "prometheus": "/-/healthy",
+        "grafana": "/api/health",
+        "redis": "ping",
+        "postgres": "pg_isready",
+        "locust-master": ":8089/",
+    }
+    for name, probe in expected.items():
+        test = " ".join(compose["services"][name]["healthcheck"]["test"])
+        assert probe in test, f"{name}: {test}"
+    # Workers serve nothing; nothing waits for them.
+    assert "healthcheck" not in compose["services"]["locust-worker"]
+    worker = compose["services"]["locust-worker"]["command"]
+    assert option(worker, "--master-host") == "locust-master"
 
 
 def test_environment_variables_are_settings_the_project_reads(compose: dict[str, Any]) -> None:
+    section_fields = {"MOCKS": MockSettings.model_fields, "GATEWAY": GatewaySettings.model_fields}
     for name, service in compose["services"].items():
         env = {k: v for k, v in service.get("environment", {}).items() if k.startswith("NDXP_")}
-        section_fields = {
-            "MOCKS": MockSettings.model_fields,
-            "GATEWAY": GatewaySettings.model_fields,
-        }
         for key in env:
             section, field = key.removeprefix("NDXP_").split("__")
             assert field.lower() in section_fields[section], f"{name}: {key} is not a setting"
+
+
+def test_prometheus_scrapes_the_gateway_with_the_committed_config(compose: dict[str, Any]) -> None:
+    prometheus = compose["services"]["prometheus"]
+    committed = bind_mounts(prometheus)["/etc/prometheus/prometheus.yml"]
+    assert committed == ROOT / "deploy/prometheus/prometheus.yml"
+    config = yaml.safe_load(committed.read_text())
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    gateway = jobs[GATEWAY_JOB]
+    assert gateway["metrics_path"] == "/metrics"
+    assert gateway["static_configs"][0]["targets"] == [f"gateway:{GatewaySettings().port}"]
+    assert "--config.file=/etc/prometheus/prometheus.yml" in prometheus["command"]
+
+
+def test_grafana_is_provisioned_with_the_prometheus_source_and_the_dashboard(
+    compose: dict[str, Any],
+) -> None:
+    grafana = compose["services"]["grafana"]
+    mounts = bind_mounts(grafana)
+    provisioning = mounts["/etc/grafana/provisioning"]
+    dashboards = mounts["/var/lib/grafana/dashboards"]
+    source = yaml.safe_load((provisioning / "datasources/prometheus.yml").read_text())
+    datasource = source["datasources"][0]
+    prometheus_port = compose["services"]["prometheus"]["ports"][0].split(":")[1]
+    assert datasource["url"] == f"http://prometheus:{prometheus_port}"
+    provider = yaml.safe_load((provisioning / "dashboards/ndxp.yml").read_text())["providers"][0]
+    assert provider["options"]["path"] == "/var/lib/grafana/dashboards"
+    dashboard = json.loads((dashboards / "ndxp.json").read_text())
+    for panel in dashboard["panels"]:
+        assert panel["datasource"]["uid"] == datasource["uid"], panel["title"]
+        assert panel["targets"], panel["title"]

@@ -22,11 +22,11 @@ import httpx
 import pytest
 
 from contracts.exchange import ExchangeRecord
-from gateway.registry import Timeouts, default_registry, render_registry
+from gateway.registry import Timeouts
 from mock_services import business_registry, civil_registry, driver_licence, population
 from ndxp_sim.report import Report
 from ndxp_sim.report_output import render_markdown, report_from_gateway
-from ndxp_sim.testing import Stack, running_stack
+from ndxp_sim.testing import Stack, registry_env, running_stack
 
 pytestmark = pytest.mark.integration
 
@@ -42,16 +42,8 @@ MONDAY_MORNING = "2024-06-03T09:00:00+07:00"
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("failure-report")
-    registry = default_registry()
-    registry = registry.model_copy(
-        update={
-            "providers": [p.model_copy(update={"timeouts": TIMEOUTS}) for p in registry.providers]
-        }
-    )
-    path = root / "registry.yaml"
-    path.write_text(render_registry(registry), encoding="utf-8")
     env = {
-        "NDXP_GATEWAY__REGISTRY_PATH": str(path),
+        **registry_env(root, TIMEOUTS),
         "NDXP_MOCKS__FAULT_TIME_SCALE": "0.02",
         "NDXP_MOCKS__LIFECYCLE_MINUTE_S": "0.002",
         "NDXP_MOCKS__SEED": str(SEED),

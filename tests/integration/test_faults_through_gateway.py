@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.registry import Timeouts, default_registry, render_registry
+from gateway.registry import Timeouts
 from mock_services import civil_registry, population
-from ndxp_sim.testing import Stack, running_stack
+from ndxp_sim.testing import Stack, registry_env, running_stack
 
 pytestmark = pytest.mark.integration
 
@@ -32,11 +32,7 @@ DOSSIER_QUERY = {"from": "2024-06-02T17:00:00Z", "to": "2024-06-03T17:00:00Z", "
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("faults-gateway")
     timeouts = Timeouts(connect_s=TIMEOUT_S, read_s=TIMEOUT_S, total_s=TIMEOUT_S)
-    registry = default_registry()
-    providers = [p.model_copy(update={"timeouts": timeouts}) for p in registry.providers]
-    path = root / "registry.yaml"
-    path.write_text(render_registry(registry.model_copy(update={"providers": providers})))
-    env = {"NDXP_GATEWAY__REGISTRY_PATH": str(path), "NDXP_MOCKS__LIFECYCLE_MINUTE_S": "0.001"}
+    env = {**registry_env(root, timeouts), "NDXP_MOCKS__LIFECYCLE_MINUTE_S": "0.001"}
     with running_stack(root / "state", env) as running:
         yield running
 
