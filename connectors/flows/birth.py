@@ -17,8 +17,8 @@ import random
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from connectors.flows.common import FlowOptions, draw_citizen, execute, field_of, mask, when
-from connectors.flows.recording import FlowResult, FlowRun, Incomplete, StepListener
+from connectors.flows.common import FlowOptions, draw_citizen, field_of, flow, mask, when
+from connectors.flows.recording import FlowRun, Incomplete
 from connectors.provinces import OneStopSystem
 from contracts.civil_registry import BirthRegistrationRequest, CitizenRef, Newborn
 from contracts.common import Gender
@@ -149,23 +149,8 @@ async def _sync_status(
         )
 
 
-async def birth_registration(
-    ndxp: NdxpClient,
-    system: OneStopSystem,
-    *,
-    rng: random.Random | None = None,
-    seed: int = 0,
-    options: FlowOptions | None = None,
-    listener: StepListener | None = None,
-) -> FlowResult:
-    """Verify the parents, submit a birth registration and sync it to a final status."""
-    return await execute(
-        "birth_registration",
-        _body,
-        ndxp,
-        system,
-        rng=rng,
-        seed=seed,
-        options=options,
-        listener=listener,
-    )
+birth_registration = flow(
+    "birth_registration",
+    _body,
+    "Verify the parents, submit a birth registration and sync it to a final status.",
+)

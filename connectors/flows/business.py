@@ -23,11 +23,11 @@ from connectors.errors import CircuitOpen, NdxpError, NotFound, QuotaExceeded
 from connectors.flows.common import (
     EMPTY_WINDOW_THRESHOLD,
     FlowOptions,
-    execute,
     expected_in_window,
     field_of,
+    flow,
 )
-from connectors.flows.recording import FlowAborted, FlowResult, FlowRun, StepListener
+from connectors.flows.recording import FlowAborted, FlowRun
 from connectors.provinces import OneStopSystem
 
 if TYPE_CHECKING:
@@ -119,23 +119,8 @@ async def _body(
     run.summary = f"{synced} {noun} dossiers of {total} synced with {files} files"
 
 
-async def business_sync(
-    ndxp: NdxpClient,
-    system: OneStopSystem,
-    *,
-    rng: random.Random | None = None,
-    seed: int = 0,
-    options: FlowOptions | None = None,
-    listener: StepListener | None = None,
-) -> FlowResult:
-    """Sync one page of the province's recently finished business dossiers, files included."""
-    return await execute(
-        "business_sync",
-        _body,
-        ndxp,
-        system,
-        rng=rng,
-        seed=seed,
-        options=options,
-        listener=listener,
-    )
+business_sync = flow(
+    "business_sync",
+    _body,
+    "Sync one page of the province's recently finished business dossiers, files included.",
+)

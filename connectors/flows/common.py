@@ -84,7 +84,7 @@ async def execute(
 
 
 class FlowFunction(Protocol):
-    """The signature every flow shares."""
+    """The signature every flow shares (built by :func:`flow`)."""
 
     async def __call__(
         self,
@@ -154,3 +154,24 @@ __all__ = [
     "mask",
     "when",
 ]
+
+
+def flow(name: FlowName, body: FlowBody, doc: str) -> FlowFunction:
+    """The public function of a flow: ``body`` run by :func:`execute` under ``name``."""
+
+    async def run_flow(
+        ndxp: NdxpClient,
+        system: OneStopSystem,
+        *,
+        rng: random.Random | None = None,
+        seed: int = 0,
+        options: FlowOptions | None = None,
+        listener: StepListener | None = None,
+    ) -> FlowResult:
+        return await execute(
+            name, body, ndxp, system, rng=rng, seed=seed, options=options, listener=listener
+        )
+
+    run_flow.__name__ = run_flow.__qualname__ = name
+    run_flow.__doc__ = doc
+    return run_flow

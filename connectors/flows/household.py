@@ -12,8 +12,8 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING
 
-from connectors.flows.common import FlowOptions, draw_citizen, execute, field_of, mask
-from connectors.flows.recording import FlowAborted, FlowResult, FlowRun, StepListener
+from connectors.flows.common import FlowOptions, draw_citizen, field_of, flow, mask
+from connectors.flows.recording import FlowAborted, FlowRun
 from connectors.provinces import OneStopSystem
 from contracts.population import HouseholdVerification
 
@@ -54,23 +54,8 @@ async def _body(
     )
 
 
-async def household_verification(
-    ndxp: NdxpClient,
-    system: OneStopSystem,
-    *,
-    rng: random.Random | None = None,
-    seed: int = 0,
-    options: FlowOptions | None = None,
-    listener: StepListener | None = None,
-) -> FlowResult:
-    """Look an applicant up and verify their household membership through NDXP."""
-    return await execute(
-        "household_verification",
-        _body,
-        ndxp,
-        system,
-        rng=rng,
-        seed=seed,
-        options=options,
-        listener=listener,
-    )
+household_verification = flow(
+    "household_verification",
+    _body,
+    "Look an applicant up and verify their household membership through NDXP.",
+)

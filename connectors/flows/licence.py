@@ -19,12 +19,12 @@ from connectors.errors import NotFound
 from connectors.flows.common import (
     EMPTY_WINDOW_THRESHOLD,
     FlowOptions,
-    execute,
     expected_in_window,
     field_of,
+    flow,
     mask,
 )
-from connectors.flows.recording import FlowResult, FlowRun, StepListener
+from connectors.flows.recording import FlowRun
 from connectors.provinces import OneStopSystem
 
 if TYPE_CHECKING:
@@ -106,23 +106,8 @@ async def _body(
     )
 
 
-async def licence_renewal(
-    ndxp: NdxpClient,
-    system: OneStopSystem,
-    *,
-    rng: random.Random | None = None,
-    seed: int = 0,
-    options: FlowOptions | None = None,
-    listener: StepListener | None = None,
-) -> FlowResult:
-    """Take up one renewal dossier of the province and follow it to its result file."""
-    return await execute(
-        "licence_renewal",
-        _body,
-        ndxp,
-        system,
-        rng=rng,
-        seed=seed,
-        options=options,
-        listener=listener,
-    )
+licence_renewal = flow(
+    "licence_renewal",
+    _body,
+    "Take up one renewal dossier of the province and follow it to its result file.",
+)
