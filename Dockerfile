@@ -8,6 +8,7 @@ COPY contracts ./contracts
 COPY gateway ./gateway
 COPY connectors ./connectors
 COPY mock_services ./mock_services
+COPY ndxp_config ./ndxp_config
 COPY ndxp_sim ./ndxp_sim
 COPY scenarios ./scenarios
 RUN pip install --no-cache-dir . && mkdir -p /data

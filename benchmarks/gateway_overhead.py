@@ -238,7 +238,7 @@ def main() -> None:
     else:
         serve = (
             "import uvicorn; from mock_services.population import create_app; "
-            "from ndxp_sim.settings import get_settings; "
+            "from ndxp_config.settings import get_settings; "
             f"uvicorn.run(create_app(get_settings()), port={upstream_port}, log_level='warning')"
         )
         upstream_argv = [sys.executable, "-c", serve]

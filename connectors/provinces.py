@@ -36,7 +36,7 @@ from typing import Literal
 
 from gateway.registry import load_registry
 from mock_services.provinces import PROVINCES, Province, find_province
-from ndxp_sim.settings import Settings
+from ndxp_config.settings import Settings
 
 FlowName = Literal[
     "licence_renewal", "birth_registration", "business_sync", "household_verification"

@@ -44,7 +44,7 @@ from connectors.provinces import (
     draw_system,
     one_stop_systems,
 )
-from ndxp_sim.settings import Settings, get_settings
+from ndxp_config.settings import Settings, get_settings
 from ndxp_sim.supervisor import Service
 
 MAX_IN_FLIGHT = 200

@@ -36,7 +36,7 @@ from gateway.routing import Router
 from gateway.runs import RunStore
 from gateway.runtime import Parts, Runtime
 from gateway.upstream import httpx_timeout, open_clients
-from ndxp_sim.settings import Settings, get_settings
+from ndxp_config.settings import Settings, get_settings
 
 # First path segments that belong to the gateway itself, never to a consumer call.
 RESERVED = frozenset({"admin", "oauth2", "metrics", "healthz", "docs", "redoc", "openapi.json"})
@@ -91,7 +91,7 @@ def create_app(
     """The gateway app.
 
     Args:
-        settings: defaults to :func:`ndxp_sim.settings.get_settings` (the environment).
+        settings: defaults to :func:`ndxp_config.settings.get_settings` (the environment).
         transports: per provider name, a transport to use instead of the network (tests).
         registry: the Prometheus registry for the metrics (ignored in multiprocess mode).
 

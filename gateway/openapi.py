@@ -13,7 +13,7 @@ from typing import Any
 from gateway.app import create_app
 from mock_services.openapi import openapi_document as app_document
 from mock_services.openapi import render as render_contract
-from ndxp_sim.settings import Settings
+from ndxp_config.settings import Settings
 
 OPENAPI_PATH = Path(__file__).resolve().parent.parent / "contracts" / "openapi" / "gateway.yaml"
 

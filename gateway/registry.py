@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 
 from contracts.catalogue import PROVIDERS, operations_of
 from mock_services.provinces import PROVINCES
-from ndxp_sim.settings import MOCK_NAMES, Settings
+from ndxp_config.settings import MOCK_NAMES, Settings
 
 DEFAULT_REGISTRY_PATH = Path(__file__).with_name("registry.default.yaml")
 DEV_SECRET_PREFIX = "dev-secret-"

@@ -19,7 +19,7 @@ from urllib.parse import unquote
 
 from gateway.errors import UnknownService
 from gateway.registry import Registry, Timeouts
-from ndxp_sim.settings import Settings
+from ndxp_config.settings import Settings
 
 # RFC 3986 pchar: unreserved / pct-encoded / sub-delims / ":" / "@".
 _SEGMENT = re.compile(r"^(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$")

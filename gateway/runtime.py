@@ -23,7 +23,7 @@ from gateway.quotas import QuotaStore
 from gateway.registry import Registry
 from gateway.routing import Router
 from gateway.runs import RunStore
-from ndxp_sim.settings import Settings
+from ndxp_config.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)

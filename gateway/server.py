@@ -15,7 +15,7 @@ import structlog
 from fastapi import FastAPI
 
 from gateway.app import create_app
-from ndxp_sim.settings import get_settings
+from ndxp_config.settings import get_settings
 
 
 def configure_logging(*, json: bool | None = None) -> None:

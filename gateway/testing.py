@@ -29,7 +29,7 @@ from gateway.registry import (
     Timeouts,
     render_registry,
 )
-from ndxp_sim.settings import GatewaySettings, Settings
+from ndxp_config.settings import GatewaySettings, Settings
 
 THANH_HOA = ("onestop-thanh-hoa", "dev-secret-thanh-hoa")
 HA_NOI = ("onestop-ha-noi", "dev-secret-ha-noi")

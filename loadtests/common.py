@@ -37,7 +37,7 @@ from locust.runners import WorkerRunner
 
 from gateway.registry import load_registry
 from mock_services.provinces import PROVINCES, find_province
-from ndxp_sim.settings import DEV_ADMIN_TOKEN, MOCK_NAMES, get_settings
+from ndxp_config.settings import DEV_ADMIN_TOKEN, MOCK_NAMES, get_settings
 
 log = logging.getLogger("ndxp.loadtests")
 logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per admin call is noise

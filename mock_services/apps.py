@@ -7,7 +7,7 @@ from importlib import import_module
 
 from fastapi import FastAPI
 
-from ndxp_sim.settings import MOCK_NAMES, Settings
+from ndxp_config.settings import MOCK_NAMES, Settings
 
 AppFactory = Callable[[Settings], FastAPI]
 

@@ -76,7 +76,7 @@ from mock_services.service import (
     create_service_app,
     not_found,
 )
-from ndxp_sim.settings import Settings
+from ndxp_config.settings import Settings
 
 PROVIDER = "business-registry"
 PROCESSING_DAYS = 3  # legal time limit: 3 working days (Luật Doanh nghiệp 2020, Art. 26)

@@ -64,7 +64,7 @@ from mock_services.service import (
     create_service_app,
     not_found,
 )
-from ndxp_sim.settings import Settings
+from ndxp_config.settings import Settings
 
 PROVIDER = "civil-registry"
 Clock = Callable[[], datetime]

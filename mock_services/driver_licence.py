@@ -75,7 +75,7 @@ from mock_services.service import (
     create_service_app,
     not_found,
 )
-from ndxp_sim.settings import Settings
+from ndxp_config.settings import Settings
 
 PROVIDER = "driver-licence"
 DOSSIER_KIND = "GPLX"

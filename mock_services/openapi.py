@@ -98,7 +98,7 @@ def _add_examples(doc: dict[str, Any], examples: Mapping[str, Example], base_url
 def mock_apps() -> dict[str, FastAPI]:
     """Every mock app, built with default settings (the published examples use the default seed)."""
     from mock_services.apps import MOCK_FACTORIES
-    from ndxp_sim.settings import MockSettings, Settings
+    from ndxp_config.settings import MockSettings, Settings
 
     settings = Settings(mocks=MockSettings())
     return {name: factory(settings) for name, factory in MOCK_FACTORIES.items()}

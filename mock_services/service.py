@@ -26,7 +26,7 @@ from contracts.common import (
     Problem,
     problem_responses,
 )
-from ndxp_sim.settings import Settings
+from ndxp_config.settings import Settings
 
 
 class ProblemError(Exception):

@@ -1,5 +1,4 @@
-"""The ``ndxp-sim`` command line, process supervision and the one typed ``Settings``."""
+"""The ``ndxp-sim`` command line, process supervision, the report and the terminal demo.
 
-from ndxp_sim.settings import GatewaySettings, MockSettings, Settings, get_settings
-
-__all__ = ["GatewaySettings", "MockSettings", "Settings", "get_settings"]
+Settings live one layer down, in :mod:`ndxp_config` (every package imports them from there).
+"""

@@ -1,7 +1,7 @@
 """``ndxp-sim`` — run the simulated NDXP stack and work with its contracts.
 
 Every command has ``--help``. Settings come from ``NDXP_*`` environment variables (see
-:mod:`ndxp_sim.settings`), read once when a command starts.
+:mod:`ndxp_config.settings`), read once when a command starts.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from ndxp_config.settings import MOCK_NAMES, Settings, get_settings
 from ndxp_sim.cli_scenarios import report_command, scenario_app
-from ndxp_sim.settings import MOCK_NAMES, Settings, get_settings
 
 if TYPE_CHECKING:
     from ndxp_sim.supervisor import Service

@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ndxp_sim.settings import get_settings
+from ndxp_config.settings import get_settings
 
 scenario_app = typer.Typer(
     help="List, show, switch and clear the failure scenarios of a running stack.",

@@ -29,7 +29,7 @@ from connectors.flows import FLOWS, FlowOptions, FlowResult, Step, record_event
 from connectors.flows.scenario import ScenarioSwitchError, switch_scenario_for
 from connectors.provinces import FLOW_NAMES, FlowName, OneStopSystem, find_system
 from mock_services.scenarios import SCENARIOS_DIR, find_scenario
-from ndxp_sim.settings import Settings
+from ndxp_config.settings import Settings
 
 DATABASES = {
     "population": "population database (CSDLQG về dân cư)",

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from ndxp_sim.settings import Settings
+from ndxp_config.settings import Settings
 from ndxp_sim.supervisor import Service, StartupError, start_all
 
 ROOT = Path(__file__).resolve().parent.parent

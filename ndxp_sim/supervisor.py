@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from ndxp_sim.settings import MOCK_NAMES, Settings
+from ndxp_config.settings import MOCK_NAMES, Settings
 
 
 class StartupError(RuntimeError):

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gateway.registry import Timeouts
+from ndxp_config.settings import MOCK_NAMES, Settings
 from ndxp_sim import supervisor
-from ndxp_sim.settings import MOCK_NAMES, Settings
 
 STACK_ADMIN_TOKEN = "stack-admin-token"
 

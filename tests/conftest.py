@@ -9,7 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from ndxp_sim.settings import MockSettings, Settings
+from ndxp_config.settings import MockSettings, Settings
 
 
 @pytest.fixture

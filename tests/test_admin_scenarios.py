@@ -14,7 +14,7 @@ from pydantic import SecretStr
 
 from gateway.testing import ADMIN_TOKEN, admin_headers, running_gateway
 from mock_services.apps import create_mock_app
-from ndxp_sim.settings import MOCK_NAMES, GatewaySettings, Settings
+from ndxp_config.settings import MOCK_NAMES, GatewaySettings, Settings
 
 
 class Refusing(httpx.AsyncBaseTransport):

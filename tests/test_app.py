@@ -11,7 +11,7 @@ from gateway.app import create_app
 from gateway.exchange_log import ExchangeQuery, open_exchange_log
 from gateway.registry import RegistryError
 from gateway.testing import bearer, gateway_settings, running_gateway, small_registry
-from ndxp_sim.settings import GatewaySettings, Settings
+from ndxp_config.settings import GatewaySettings, Settings
 
 
 def test_bad_registry_stops_create_app_with_the_field_named(tmp_path: Path) -> None:

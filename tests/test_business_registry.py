@@ -16,7 +16,7 @@ from contracts.business_registry import DossierDetail, DossierPage, Entity
 from mock_services.business_entities import KINDS, entity_code, tax_check_digit
 from mock_services.business_registry import create_app, examples
 from mock_services.population import citizen_record
-from ndxp_sim.settings import Settings
+from ndxp_config.settings import Settings
 
 SEED = 2024
 DAY = {"from": "2024-06-03T00:00:00+07:00", "to": "2024-06-04T00:00:00+07:00"}

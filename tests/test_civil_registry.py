@@ -18,7 +18,7 @@ from mock_services.civil_registry_lifecycle import NEWBORN_SERIAL_MIN, VIETNAM_T
 from mock_services.civil_registry_store import RegistrationStore
 from mock_services.people import parse_personal_id
 from mock_services.population import citizen_record
-from ndxp_sim.settings import Settings
+from ndxp_config.settings import Settings
 
 SEED = 2024
 T0 = datetime(2024, 12, 30, 8, 0, tzinfo=VIETNAM_TZ)

@@ -13,9 +13,9 @@ import pytest
 import yaml
 from typer.main import get_command
 
+from ndxp_config.settings import MOCK_NAMES, GatewaySettings, MockSettings, Settings
 from ndxp_sim.cli import app
 from ndxp_sim.observe import GATEWAY_JOB
-from ndxp_sim.settings import MOCK_NAMES, GatewaySettings, MockSettings, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT_IMAGE = "ndxp-sim:latest"
@@ -70,6 +70,7 @@ def test_the_image_has_what_the_commands_need() -> None:
         "contracts",
         "gateway",
         "mock_services",
+        "ndxp_config",
         "ndxp_sim",
         "scenarios",
         "loadtests",

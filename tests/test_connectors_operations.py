@@ -28,7 +28,7 @@ from mock_services.apps import create_mock_app
 from mock_services.civil_registry import example_requests
 from mock_services.civil_registry_store import RegistrationStore
 from mock_services.population import sample_ids
-from ndxp_sim.settings import GatewaySettings, MockSettings, Settings
+from ndxp_config.settings import GatewaySettings, MockSettings, Settings
 
 NAMESPACES = {
     "population": "population",

@@ -14,7 +14,7 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.generation import GenerationMode
 
 from mock_services.apps import MOCK_FACTORIES
-from ndxp_sim.settings import MockSettings, Settings
+from ndxp_config.settings import MockSettings, Settings
 
 CONFIG = Path(__file__).resolve().parent.parent / "schemathesis.toml"
 

@@ -20,7 +20,7 @@ from mock_services.driver_licence import (
 from mock_services.people import CITIZEN_COUNT, REFERENCE_DATE, keyed_random, permute, person
 from mock_services.population import citizen_record, sample_ids
 from mock_services.provinces import PROVINCES
-from ndxp_sim.settings import Settings
+from ndxp_config.settings import Settings
 
 SEED = 2024
 DAY = {"from": "2024-06-02T17:00:00Z", "to": "2024-06-03T17:00:00Z"}  # 3 June 2024 in Vietnam

@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from contracts.catalogue import OPERATIONS, Operation, operations_of
 from mock_services.apps import MOCK_FACTORIES
 from mock_services.openapi import OPENAPI_DIR
-from ndxp_sim.settings import Settings
+from ndxp_config.settings import Settings
 
 TIME_FIELDS = {"history", "due_at", "received_at", "status_changed_at", "until", "items"}
 TIME_FIELDS |= {"next_cursor", "has_more", "status", "status_code", "processed_at", "returned_at"}

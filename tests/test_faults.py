@@ -30,7 +30,7 @@ from mock_services.fault_network import InjectedConnectionReset
 from mock_services.fault_specs import Latency
 from mock_services.faults import INJECTED_FAULT_HEADER, FaultEngine, install_fault_engine
 from mock_services.scenarios import Scenario, parse_scenario
-from ndxp_sim.settings import DEV_ADMIN_TOKEN, Settings
+from ndxp_config.settings import DEV_ADMIN_TOKEN, Settings
 
 SEED = 2024
 MONDAY_0900 = datetime(2024, 6, 3, 9, 0, tzinfo=VIETNAM_TZ)

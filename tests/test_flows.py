@@ -48,7 +48,7 @@ from gateway.testing import gateway_settings, running_gateway
 from mock_services import business_registry, civil_registry, driver_licence, population
 from mock_services.dossiers import VIETNAM_TZ
 from mock_services.scenarios import Scenario, find_scenario, parse_scenario
-from ndxp_sim.settings import Settings
+from ndxp_config.settings import Settings
 
 # A Wednesday morning in Vietnam: last week's dossiers exist, the registry's office is open.
 START = datetime(2024, 6, 5, 9, 30, tzinfo=VIETNAM_TZ)

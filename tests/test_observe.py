@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ndxp_config.settings import GatewaySettings, Settings
 from ndxp_sim import observe
-from ndxp_sim.settings import GatewaySettings, Settings
 
 
 def jobs(text: str) -> dict[str, list[str]]:

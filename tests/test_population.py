@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from contracts.population import Citizen
 from mock_services.population import citizen_record, create_app, sample_ids
-from ndxp_sim.settings import Settings
+from ndxp_config.settings import Settings
 
 SEED = 2024
 

@@ -18,7 +18,7 @@ from gateway.registry import (
     subscribed,
 )
 from mock_services.provinces import PROVINCES
-from ndxp_sim.settings import GatewaySettings, MockSettings, Settings
+from ndxp_config.settings import GatewaySettings, MockSettings, Settings
 
 
 def _settings(path: Path | None = None, **kw: object) -> Settings:

@@ -8,7 +8,7 @@ from gateway.errors import UnknownService
 from gateway.registry import OperationSpec, ProviderSpec, Registry
 from gateway.routing import Router
 from gateway.testing import small_registry
-from ndxp_sim.settings import Settings
+from ndxp_config.settings import Settings
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import httpx
 import yaml
 
 from mock_services.scenarios import SCENARIOS_DIR, find_scenario
-from ndxp_sim.settings import MOCK_NAMES, Settings
+from ndxp_config.settings import MOCK_NAMES, Settings
 
 TIMEOUT_S = 10.0
 

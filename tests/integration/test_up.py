@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ndxp_sim.settings import MOCK_NAMES
+from ndxp_config.settings import MOCK_NAMES
 
 pytestmark = pytest.mark.integration
 
