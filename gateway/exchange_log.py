@@ -15,7 +15,7 @@ interface.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -60,6 +60,45 @@ class ExchangeQuery(BaseModel):
     until: AwareDatetime | None = None
     limit: int = Field(default=100, ge=1, le=1000)
     offset: int = Field(default=0, ge=0)
+
+
+class RecordStore(Protocol):
+    """Where the journal's drainer puts records, and what the admin API reads.
+
+    Implemented by :class:`gateway.exchange_log_sqlite.SqliteRecordStore` and (for
+    ``postgresql://`` URLs) ``gateway.exchange_log_postgres.PostgresRecordStore``. The request
+    path never touches a store: records reach it through the journal
+    (:class:`gateway.journal.JournaledExchangeLog`), which retries a failed ``write`` and, after
+    a crash, replays records a store may already hold.
+    """
+
+    async def open(self) -> None:
+        """Create or migrate the schema; called once before any other method."""
+        ...
+
+    async def write(self, records: Sequence[ExchangeRecord]) -> None:
+        """Store ``records`` (one transaction), idempotent on ``exchange_id``.
+
+        A replay after a crash must not duplicate: a record whose ``exchange_id`` is already
+        stored is skipped. Raises on failure: the records stay in the journal and are retried.
+        """
+        ...
+
+    async def query(self, q: ExchangeQuery) -> ExchangePage:
+        """Records matching ``q``, newest first, one page, with the total over all pages."""
+        ...
+
+    async def get(self, exchange_id: str) -> ExchangeRecord | None:
+        """One record by id, or None."""
+        ...
+
+    def export(self, q: ExchangeQuery, fmt: Literal["jsonl", "csv"]) -> AsyncIterator[bytes]:
+        """Every record matching ``q`` (limit and offset ignored), oldest first, in chunks."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections; idempotent."""
+        ...
 
 
 class ExchangeLog(Protocol):
