@@ -29,13 +29,14 @@ from __future__ import annotations
 import math
 import random
 from datetime import datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from contracts.catalogue import Provider
 from contracts.civil_registry import RegistrationStatus
 from mock_services.dossiers import VIETNAM_TZ
+from mock_services.failure_modes import unknown_failure_mode
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -90,6 +91,21 @@ class Window(Spec):
         return midnight + timedelta(minutes=clock_minutes(self.end))
 
 
+class FaultKind(Spec):
+    """A kind of fault: what the province sees and which failure mode it reproduces by default.
+
+    ``outcomes``: the gateway outcomes (exchange log) this kind causes when it makes the
+    exchange fail; ``spoils``: what it does to an answer the gateway still passes on as ``ok``
+    (an empty answer, missing fields, a stale status) — a failure the report counts although
+    the exchange succeeded. ``failure_mode``: the mode a rule of this kind counts for when no
+    scenario document says otherwise.
+    """
+
+    failure_mode: ClassVar[str] = ""
+    outcomes: ClassVar[frozenset[str]] = frozenset()
+    spoils: ClassVar[str | None] = None
+
+
 class Match(Spec):
     """Which requests a rule concerns; every condition given must hold."""
 
@@ -118,8 +134,11 @@ class Match(Spec):
         )
 
 
-class Latency(Spec):
+class Latency(FaultKind):
     """Answer late: fixed, uniform or lognormal (from its median and 95th percentile)."""
+
+    failure_mode: ClassVar[str] = "FM-01"
+    outcomes: ClassVar[frozenset[str]] = frozenset({"upstream_timeout"})
 
     kind: Literal["latency"]
     distribution: Literal["fixed", "uniform", "lognormal"] = "fixed"
@@ -167,15 +186,21 @@ class Latency(Spec):
         return ms / 1000
 
 
-class Hang(Spec):
+class Hang(FaultKind):
     """Say nothing for longer than the gateway waits (its read timeout is 30 s), then answer."""
+
+    failure_mode: ClassVar[str] = "FM-01"
+    outcomes: ClassVar[frozenset[str]] = frozenset({"upstream_timeout"})
 
     kind: Literal["hang"]
     duration_s: float = Field(default=120.0, gt=0, description="How long to stay silent.")
 
 
-class HttpError(Spec):
+class HttpError(FaultKind):
     """Fail with a 5xx problem+json; the handler does not run."""
+
+    failure_mode: ClassVar[str] = "FM-02"
+    outcomes: ClassVar[frozenset[str]] = frozenset({"upstream_error", "upstream_overloaded"})
 
     kind: Literal["http_error"]
     status: int = Field(default=500, ge=500, le=599)
@@ -183,49 +208,74 @@ class HttpError(Spec):
     title: str = "The national database failed to process the request"
 
 
-class Unavailable(Spec):
+class Unavailable(FaultKind):
     """503 with ``Retry-After``; the handler does not run."""
+
+    failure_mode: ClassVar[str] = "FM-02"
+    outcomes: ClassVar[frozenset[str]] = frozenset({"upstream_overloaded"})
 
     kind: Literal["unavailable"]
     retry_after_s: int = Field(default=30, ge=0)
     code: str = Field(default="service_unavailable", pattern=r"^[a-z][a-z0-9_]*$")
 
 
-class Reset(Spec):
+class Reset(FaultKind):
     """Drop the TCP connection: before any byte of the response, or after part of its body."""
+
+    failure_mode: ClassVar[str] = "FM-02"
+    outcomes: ClassVar[frozenset[str]] = frozenset({"upstream_reset"})
 
     kind: Literal["reset"]
     phase: Literal["before_response", "during_body"] = "before_response"
 
 
-class EmptyBody(Spec):
+class EmptyBody(FaultKind):
     """Run the handler, keep its status and headers, send no body bytes."""
+
+    failure_mode: ClassVar[str] = "FM-03"
+    outcomes: ClassVar[frozenset[str]] = frozenset(())
+    spoils: ClassVar[str | None] = "empty_answer"
 
     kind: Literal["empty_body"]
 
 
-class EmptyList(Spec):
+class EmptyList(FaultKind):
     """Empty the lists at these JSON paths (a page's ``items``: its ``total`` becomes 0)."""
+
+    failure_mode: ClassVar[str] = "FM-03"
+    outcomes: ClassVar[frozenset[str]] = frozenset(())
+    spoils: ClassVar[str | None] = "empty_answer"
 
     kind: Literal["empty_list"]
     paths: tuple[str, ...] = Field(default=("items",), min_length=1)
 
 
-class DropFields(Spec):
+class DropFields(FaultKind):
     """Remove the fields at these JSON paths, e.g. ``items[*].phone``, ``father.date_of_birth``."""
+
+    failure_mode: ClassVar[str] = "FM-04"
+    outcomes: ClassVar[frozenset[str]] = frozenset(())
+    spoils: ClassVar[str | None] = "missing_fields"
 
     kind: Literal["drop_fields"]
     fields: tuple[str, ...] = Field(min_length=1)
 
 
-class DanglingFile(Spec):
+class DanglingFile(FaultKind):
     """The file id is in the dossier, but its download answers 404 (per file id)."""
+
+    failure_mode: ClassVar[str] = "FM-05"
+    outcomes: ClassVar[frozenset[str]] = frozenset({"upstream_rejected"})
 
     kind: Literal["dangling_file"]
 
 
-class StaleStatus(Spec):
+class StaleStatus(FaultKind):
     """Civil-registry statuses not reported (per registration): hidden, or frozen early."""
+
+    failure_mode: ClassVar[str] = "FM-06"
+    outcomes: ClassVar[frozenset[str]] = frozenset(())
+    spoils: ClassVar[str | None] = "stale_status"
 
     kind: Literal["stale_status"]
     hidden_statuses: tuple[RegistrationStatus, ...] = Field(
@@ -244,8 +294,11 @@ class StaleStatus(Spec):
         return self
 
 
-class Maintenance(Spec):
+class Maintenance(FaultKind):
     """503 ``provider_maintenance`` inside the windows, ``Retry-After`` to the window's end."""
+
+    failure_mode: ClassVar[str] = "FM-11"
+    outcomes: ClassVar[frozenset[str]] = frozenset({"provider_maintenance"})
 
     kind: Literal["maintenance"]
     windows: tuple[Window, ...] = Field(min_length=1)
@@ -254,8 +307,11 @@ class Maintenance(Spec):
         return next((window for window in self.windows if window.contains(now)), None)
 
 
-class Overload(Spec):
+class Overload(FaultKind):
     """A capacity: at most ``max_concurrent`` in service, ``max_queue`` waiting, then 503."""
+
+    failure_mode: ClassVar[str] = "FM-02"
+    outcomes: ClassVar[frozenset[str]] = frozenset({"upstream_overloaded", "upstream_timeout"})
 
     kind: Literal["overload"]
     max_concurrent: int = Field(ge=1)
@@ -282,22 +338,11 @@ Fault = Annotated[
     | Overload,
     Field(discriminator="kind"),
 ]
-FAULT_KINDS = frozenset(
-    {
-        "latency",
-        "hang",
-        "http_error",
-        "unavailable",
-        "reset",
-        "empty_body",
-        "empty_list",
-        "drop_fields",
-        "dangling_file",
-        "stale_status",
-        "maintenance",
-        "overload",
-    }
-)
+KIND_CLASSES: dict[str, type[FaultKind]] = {
+    get_args(cls.model_fields["kind"].annotation)[0]: cls  # kind: Literal["latency"]
+    for cls in get_args(get_args(Fault)[0])
+}
+FAULT_KINDS = frozenset(KIND_CLASSES)
 # Decided once per record (file id, registration id) instead of once per request.
 KEYED_KINDS = frozenset({"dangling_file", "stale_status"})
 
@@ -308,12 +353,22 @@ class Rule(Spec):
     id: str = Field(pattern=RULE_ID_PATTERN, description="Unique in its scenario.")
     description: str | None = None
     failure_mode: str | None = Field(
-        default=None, pattern=r"^FM-\d{2}$", description="Failure mode of REPORTS.md, e.g. FM-01."
+        default=None,
+        pattern=r"^FM-\d{2}$",
+        description="Failure mode of REPORTS.md, e.g. FM-01 (mock_services.failure_modes).",
     )
     source: tuple[str, ...] = Field(default=(), description="Report rows this rule reproduces.")
     match: Match
     probability: float = Field(default=1.0, ge=0.0, le=1.0)
     fault: Fault
+
+    @field_validator("failure_mode")
+    @classmethod
+    def _in_the_catalogue(cls, mode: str | None) -> str | None:
+        why = unknown_failure_mode(mode) if mode is not None else None
+        if why is not None:
+            raise ValueError(why)
+        return mode
 
     @model_validator(mode="after")
     def _capacity_is_not_a_coin(self) -> Rule:

@@ -1,59 +1,20 @@
-"""The failure modes (FM-xx) of REPORTS.md that the simulator reproduces, with their report rows.
+"""How the report maps what the gateway saw to the failure modes (FM-xx) of REPORTS.md.
 
-Row numbers are rows of report 003's Phụ lục V (the table of 87 problems met by 21 provinces).
-FM-07, FM-08 and FM-10 are about documents and routes, not exchanges: no fault reproduces them,
-so no run can show them. The kind → failure mode table is the fallback a report uses when it
-has no scenario document to read a rule's own ``failure_mode`` from; the outcome table
-attributes what the gateway saw without any fault header (a hang cut by the gateway's
-timeout, a reset before the response).
+The catalogue itself (ids, titles, the Phụ lục V rows naming each) lives with the scenarios
+that cite it, in :mod:`mock_services.failure_modes`; each fault kind declares its own default
+failure mode, the outcomes it causes and what it spoils in an answer
+(:class:`mock_services.fault_specs.FaultKind`). The outcome table here attributes what the
+gateway saw without any fault header (a hang cut by the gateway's timeout, a reset before the
+response, a real provider error) when no rule of the run can explain it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-
-@dataclass(frozen=True, slots=True)
-class FailureMode:
-    id: str
-    title: str
-    rows: str  # where REPORTS.md cites it
-
-    @property
-    def citation(self) -> str:
-        return f"003 Phụ lục V {self.rows}"
-
-
-FAILURE_MODES: dict[str, FailureMode] = {
-    fm.id: fm
-    for fm in (
-        FailureMode("FM-01", "timeouts, responses over 30 s", "rows 20, 51, 54–56, 63"),
-        FailureMode(
-            "FM-02",
-            "frequent errors, intermittent disconnects, overload",
-            "rows 11, 28, 32, 42, 43, 44, 48, 49, 85",
-        ),
-        FailureMode("FM-03", "specific APIs return nothing", "rows 3, 68, 51"),
-        FailureMode("FM-04", "missing fields", "rows 20, 21, 25, 45, 50, 63, 64, 72"),
-        FailureMode("FM-05", "attachments missing or unfetchable", "rows 4, 20, 31, 63, 64, 66"),
-        FailureMode("FM-06", "statuses not synced", "rows 12, 13, 63, 64"),
-        FailureMode("FM-11", "maintenance in business hours, limited availability", "rows 29, 62"),
-    )
-}
+from mock_services.failure_modes import FAILURE_MODES, FailureMode, cited_rows, format_rows
+from mock_services.fault_specs import KIND_CLASSES, FaultKind
 
 FAULT_KIND_FAILURE_MODE: dict[str, str] = {
-    "latency": "FM-01",
-    "hang": "FM-01",
-    "http_error": "FM-02",
-    "unavailable": "FM-02",
-    "reset": "FM-02",
-    "overload": "FM-02",
-    "empty_list": "FM-03",
-    "empty_body": "FM-03",
-    "drop_fields": "FM-04",
-    "dangling_file": "FM-05",
-    "stale_status": "FM-06",
-    "maintenance": "FM-11",
+    kind: cls.failure_mode for kind, cls in KIND_CLASSES.items()
 }
 
 OUTCOME_FAILURE_MODE: dict[str, str] = {
@@ -64,3 +25,24 @@ OUTCOME_FAILURE_MODE: dict[str, str] = {
     "upstream_overloaded": "FM-02",
     "provider_maintenance": "FM-11",
 }
+
+# Failures the report counts although the gateway passed the answer on as ``ok``.
+CONTRACT_FAILURE = "contract_violation"
+CONTRACT_FAILURE_MODE = "FM-04"
+
+
+def kind_class(kind: str) -> type[FaultKind] | None:
+    return KIND_CLASSES.get(kind)
+
+
+__all__ = [
+    "CONTRACT_FAILURE",
+    "CONTRACT_FAILURE_MODE",
+    "FAILURE_MODES",
+    "FAULT_KIND_FAILURE_MODE",
+    "OUTCOME_FAILURE_MODE",
+    "FailureMode",
+    "cited_rows",
+    "format_rows",
+    "kind_class",
+]

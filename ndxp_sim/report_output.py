@@ -101,7 +101,10 @@ def _pct(rate: float) -> str:
 
 
 _MODE_HEAD = ("FM", "failure mode", "exchanges", "failures", "timeouts", "p95 ms", "fields")
+_RULE_HEAD = ("rule", "FM", "kind", "exchanges", "inferred", "failures", "fields", "provinces")
 _CELL_HEAD = ("province", "provider", "requests", "ok", "failures", "timeouts", "p95 ms", "FM")
+_REPRODUCES = "reproduces (rules that fired)"
+_NOT_REPRODUCED = "named by the reports, not reproduced"
 
 
 def _mode_cells(report: Report) -> list[list[str]]:
@@ -116,6 +119,22 @@ def _mode_cells(report: Report) -> list[list[str]]:
             _counts(row.violated_fields),
         ]
         for row in report.failure_modes
+    ]
+
+
+def _rule_cells(report: Report) -> list[list[str]]:
+    return [
+        [
+            row.rule_id,
+            row.failure_mode,
+            row.kind or "—",
+            str(row.exchanges),
+            str(row.inferred),
+            _counts(row.failures),
+            _counts(row.violated_fields),
+            ", ".join(row.provinces),
+        ]
+        for row in report.rules
     ]
 
 
@@ -136,7 +155,8 @@ def _cell_cells(report: Report) -> list[list[str]]:
 
 
 def render_markdown(report: Report) -> str:
-    """GitHub-flavoured Markdown: both tables, each failure mode followed by its citations."""
+    """GitHub-flavoured Markdown: failure modes with the rows their rules reproduced and the
+    rows they did not, the rules, and the province × provider grid."""
 
     def table(head: tuple[str, ...], rows: list[list[str]]) -> list[str]:
         escape = [[cell.replace("|", "\\|") for cell in row] for row in rows]
@@ -148,29 +168,42 @@ def render_markdown(report: Report) -> str:
 
     lines = [f"# {_heading(report)}", "", "## Failure modes", ""]
     if report.failure_modes:
-        lines += table((*_MODE_HEAD, "reproduces"), [
-            [*cells, "; ".join(row.citations)]
+        lines += table((*_MODE_HEAD, _REPRODUCES, _NOT_REPRODUCED), [
+            [*cells, "; ".join(row.citations) or "—", row.not_reproduced or "—"]
             for cells, row in zip(_mode_cells(report), report.failure_modes, strict=True)
         ])  # fmt: skip
     else:
         lines.append("No failure mode observed.")
+    if report.rules:
+        lines += ["", "## Rules", ""]
+        lines += table((*_RULE_HEAD, "cites"), [
+            [*cells, "; ".join(row.citations) or "—"]
+            for cells, row in zip(_rule_cells(report), report.rules, strict=True)
+        ])  # fmt: skip
     lines += ["", "## Province × provider", ""]
     lines += table(_CELL_HEAD, _cell_cells(report)) if report.cells else ["No exchanges."]
     return "\n".join(lines) + "\n"
 
 
 def render_table(report: Report, console: Console) -> None:
-    """Rich tables for a terminal; citations under each failure mode."""
+    """Rich tables for a terminal; citations under each failure mode and rule."""
     console.print(f"[bold]{_heading(report)}[/bold]")
     if not report.failure_modes:
         console.print("No failure mode observed.")
     else:
         modes = Table(title="Failure modes", show_lines=True)
-        for name in (*_MODE_HEAD, "reproduces"):
+        for name in (*_MODE_HEAD, _REPRODUCES, _NOT_REPRODUCED):
             modes.add_column(name, overflow="fold")
         for cells, row in zip(_mode_cells(report), report.failure_modes, strict=True):
-            modes.add_row(*cells, "\n".join(row.citations))
+            modes.add_row(*cells, "\n".join(row.citations) or "—", row.not_reproduced or "—")
         console.print(modes)
+    if report.rules:
+        rules = Table(title="Rules", show_lines=True)
+        for name in (*_RULE_HEAD, "cites"):
+            rules.add_column(name, overflow="fold")
+        for cells, rule in zip(_rule_cells(report), report.rules, strict=True):
+            rules.add_row(*cells, "\n".join(rule.citations) or "—")
+        console.print(rules)
     if report.cells:
         grid = Table(title="Province × provider")
         for name in _CELL_HEAD:

@@ -256,6 +256,11 @@ DROP_PHONE = ("  - id: r", "    match: {provider: population, operations: [get_c
             ("  - id: r", "    match: {provider: police}", "    fault: {kind: hang}"),
             7, "rules[0].match.provider", "population", id="unknown-provider",
         ),
+        pytest.param(
+            ("  - id: r", "    failure_mode: FM-17", *HEAD[1:], "    fault: {kind: hang}"),
+            7, "rules[0].failure_mode", "not a failure mode of REPORTS.md",
+            id="failure-mode-not-in-catalogue",
+        ),
     ],
 )  # fmt: skip
 def test_an_invalid_file_is_refused_with_file_line_and_field(

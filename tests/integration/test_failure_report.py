@@ -24,6 +24,7 @@ import pytest
 from contracts.exchange import ExchangeRecord
 from gateway.registry import Timeouts
 from mock_services import business_registry, civil_registry, driver_licence, population
+from mock_services.scenarios import find_scenario
 from ndxp_sim.report import Report
 from ndxp_sim.report_output import render_markdown, report_from_gateway
 from ndxp_sim.testing import Stack, registry_env, running_stack
@@ -174,14 +175,22 @@ def test_reported_2024_shows_every_failure_mode_with_its_citation(stack: Stack) 
     result = report(stack, run["run_id"])
     rows = {row.failure_mode: row for row in result.failure_modes}
     assert set(rows) == REPORTED, result.model_dump_json(indent=1)
+    document = find_scenario("reported-2024")
+    sources = {rule.id: set(rule.source) for rule in document.rules}
     for mode in REPORTED:
         assert rows[mode].exchanges > 0
+        assert sum(rows[mode].failures.values()) > 0, rows[mode]
+        assert rows[mode].rules, rows[mode]  # a rule of the run explains it
+        fired = set().union(*(sources[rule_id] for rule_id in rows[mode].rules))
+        assert set(rows[mode].citations) == fired  # claims nothing its rules did not cite
         assert any("003 Phụ lục V" in c for c in rows[mode].citations), rows[mode]
     assert rows["FM-01"].failures.get("upstream_timeout", 0) > 0
     assert rows["FM-01"].p95_ms > 0
     assert "row 20 (Thanh Hóa)" in " ".join(rows["FM-01"].citations)
     assert {"upstream_reset"} <= set(rows["FM-02"].failures)
     assert {"044", "074"} <= set(rows["FM-03"].provinces)
+    assert rows["FM-03"].failures.get("empty_answer", 0) > 0  # empty answers are failures
+    assert set(rows["FM-01"].failures) == {"upstream_timeout"}  # not FM-05's 404s
     # The example citizen's parents are not in the database (null): only these two can go.
     assert {"phone", "id_card_issue_date"} <= set(rows["FM-04"].violated_fields)
     assert {"fees_collected", "result_file_id"} <= set(rows["FM-04"].violated_fields)
@@ -192,7 +201,10 @@ def test_reported_2024_shows_every_failure_mode_with_its_citation(stack: Stack) 
     binh_duong = cells["074", "business-registry"]
     assert binh_duong.failures.get("upstream_error", 0) > 0
     assert "FM-03" in binh_duong.failure_modes
-    assert "FM-03" in cells["044", "business-registry"].failure_modes
+    quang_binh = cells["044", "business-registry"]
+    assert "FM-03" in quang_binh.failure_modes
+    assert quang_binh.failures.get("empty_answer", 0) > 0
+    assert quang_binh.ok + sum(quang_binh.failures.values()) == quang_binh.requests
     assert "FM-03" not in cells["038", "business-registry"].failure_modes
     assert cells["038", "civil-registry"].failures.get("provider_maintenance") == 1
 

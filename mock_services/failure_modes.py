@@ -1,0 +1,104 @@
+"""The catalogue of failure modes (FM-xx) of ``REPORTS.md``, with the rows of report 003's
+Phụ lục V (the table of 87 problems met by 21 provinces) that name each one.
+
+A scenario rule's ``failure_mode`` must be one of these ids (:mod:`mock_services.scenarios`
+refuses any other with file, line and field). FM-09 and FM-12…FM-17 of the seeds' extract are
+context (no API at all, double entry, payment, scoring, identity onboarding, legal validity,
+data quality), not gateway behaviour, so they are not here.
+
+Sources are free text (``"003 Phụ lục V row 20 (Thanh Hóa)"``, ``"003 Phụ lục V rows 54–56
+(Bình Dương)"``, ``"000:L346–351"``); :func:`cited_rows` reads the Phụ lục V row numbers out of
+them, so a report can tell the rows a run's rules reproduced from the rows that the reports
+name for a failure mode and no rule of the run reproduced.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+APPENDIX = "003 Phụ lục V"
+_ROWS = re.compile(
+    r"003 Phụ lục V rows? ((?:\d+(?:\s*[–-]\s*\d+)?)(?:\s*(?:,|and)\s*\d+(?:\s*[–-]\s*\d+)?)*)"
+)
+_NUMBER_OR_RANGE = re.compile(r"(\d+)(?:\s*[–-]\s*(\d+))?")
+
+
+@dataclass(frozen=True, slots=True)
+class FailureMode:
+    """One failure mode of REPORTS.md: its id, title and the Phụ lục V rows that name it."""
+
+    id: str
+    title: str
+    rows: tuple[int, ...]
+    others: tuple[str, ...] = ()  # sources outside Phụ lục V, e.g. "000:L346–351"
+
+    @property
+    def citation(self) -> str:
+        return format_rows(self.rows)
+
+
+def format_rows(rows: Iterable[int]) -> str:
+    """``[54, 55, 56, 63]`` → ``"003 Phụ lục V rows 54–56, 63"``; runs of three or more join."""
+    ordered = sorted(set(rows))
+    if not ordered:
+        return ""
+    parts: list[str] = []
+    start = previous = ordered[0]
+    for row in [*ordered[1:], None]:
+        if row is not None and row == previous + 1:
+            previous = row
+            continue
+        if previous - start >= 2:
+            parts.append(f"{start}–{previous}")
+        else:
+            parts.extend(str(n) for n in range(start, previous + 1))
+        if row is not None:
+            start = previous = row
+    label = "row" if len(ordered) == 1 else "rows"
+    return f"{APPENDIX} {label} {', '.join(parts)}"
+
+
+def cited_rows(sources: Iterable[str]) -> set[int]:
+    """The Phụ lục V row numbers the sources cite (``rows 54–56`` gives 54, 55 and 56)."""
+    found: set[int] = set()
+    for source in sources:
+        for match in _ROWS.finditer(source):
+            for number in _NUMBER_OR_RANGE.finditer(match.group(1)):
+                first = int(number.group(1))
+                last = int(number.group(2)) if number.group(2) else first
+                found.update(range(first, last + 1))
+    return found
+
+
+FAILURE_MODES: dict[str, FailureMode] = {
+    fm.id: fm
+    for fm in (
+        FailureMode("FM-01", "timeouts, responses over 30 s", (20, 51, 54, 55, 56, 63)),
+        FailureMode(
+            "FM-02",
+            "frequent errors, intermittent disconnects, overload",
+            (11, 28, 32, 42, 43, 44, 48, 49, 85),
+            ("000:L346–351",),
+        ),
+        FailureMode("FM-03", "specific APIs return nothing", (3, 51, 68)),
+        FailureMode("FM-04", "missing fields", (20, 21, 25, 45, 50, 63, 64, 72)),
+        FailureMode("FM-05", "attachments missing or unfetchable", (4, 20, 31, 63, 64, 66)),
+        FailureMode("FM-06", "statuses not synced", (12, 13, 63, 64)),
+        FailureMode("FM-07", "no connection kit", (14, 15, 27, 57, 58, 59, 60, 61, 86)),
+        FailureMode("FM-08", "unannounced contract changes", (8, 14, 15, 42)),
+        FailureMode("FM-10", "conflicting routes", (2, 51, 87)),
+        FailureMode("FM-11", "maintenance in business hours, limited availability", (29, 62)),
+    )
+}
+
+
+def unknown_failure_mode(mode: str) -> str | None:
+    """Why ``mode`` is refused as a rule's failure mode (None when it is in the catalogue)."""
+    if mode in FAILURE_MODES:
+        return None
+    return f"{mode!r} is not a failure mode of REPORTS.md; choose one of {', '.join(FAILURE_MODES)}"
+
+
+__all__ = ["APPENDIX", "FAILURE_MODES", "FailureMode", "cited_rows", "format_rows"]
