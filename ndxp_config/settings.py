@@ -90,6 +90,24 @@ class GatewaySettings(BaseModel):
         return f"http://{self.host}:{self.port}"
 
 
+class LiveSettings(BaseModel):
+    """The trainers' live view (``ndxp-sim serve-live``): a page fed by finished exchanges."""
+
+    host: str = "127.0.0.1"
+    port: int = 8090
+    feed: str | None = Field(
+        default=None,
+        description="Unix datagram socket path: the live view binds it, every gateway worker "
+        "sends each finished exchange record to it (never blocking; dropped and counted in "
+        "ndxp_live_feed_dropped_total when nobody reads). None: the gateway sends nothing; "
+        "`ndxp-sim up` sets it.",
+    )
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
 class Settings(BaseSettings):
     """Everything configurable, for every process; build it with :func:`get_settings`."""
 
@@ -102,6 +120,7 @@ class Settings(BaseSettings):
     )
     mocks: MockSettings = Field(default_factory=MockSettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    live: LiveSettings = Field(default_factory=LiveSettings)
 
     @model_validator(mode="after")
     def _refuse_insecure_defaults_outside_dev(self) -> Settings:
