@@ -1,15 +1,17 @@
 """The exchange log (nhật ký trao đổi): one record per exchange, written off the request path.
 
-The request path only calls :meth:`ExchangeLog.submit`, an O(1) append to an in-memory queue;
-a background writer stores batches. A full queue drops the record but counts it in ``dropped``
-(exported as ``ndxp_exchange_log_dropped_total``) and logs a warning: never lost silently.
-:meth:`ExchangeLog.close` drains everything first, so a graceful shutdown loses nothing.
+The request path only calls :meth:`ExchangeLog.submit`, which appends the record to this
+process's journal (:mod:`gateway.journal`: one ``write``, no fsync, durable against the process
+being killed) before the answer leaves; a drainer stores batches in a :class:`RecordStore`,
+and a restarted gateway replays what a killed process left in its journal. A record that cannot
+be journaled (journal full, disk error) is counted in ``dropped`` (exported as
+``ndxp_exchange_log_dropped_total``) and warned about: never lost silently.
 
-This module is the interface — :class:`ExchangeLog`, the :class:`ExchangeQuery` filters, the
-masking of personal ids in free text (``detail``), applied before anything reaches the disk —
-and :func:`open_exchange_log`, which picks the store from the settings. The embedded default is
-:class:`gateway.exchange_log_sqlite.SqliteExchangeLog`; PostgreSQL will implement the same
-interface.
+This module is the interface — :class:`ExchangeLog`, the :class:`RecordStore` seam, the
+:class:`ExchangeQuery` filters, the masking of personal ids in free text (``detail``), applied
+before anything reaches the disk — and :func:`open_exchange_log`, which picks the store from
+the settings: :class:`gateway.exchange_log_sqlite.SqliteRecordStore` by default,
+``gateway.exchange_log_postgres.PostgresRecordStore`` for ``postgresql://`` URLs.
 """
 
 from __future__ import annotations
@@ -17,11 +19,14 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from contracts.exchange import ExchangePage, ExchangeRecord
+
+if TYPE_CHECKING:
+    from ndxp_config.settings import JournalSettings
 
 _PERSONAL_ID = re.compile(r"(?<![0-9])(?:[0-9]{12}|[0-9]{9})(?![0-9])")
 
@@ -102,27 +107,30 @@ class RecordStore(Protocol):
 
 
 class ExchangeLog(Protocol):
-    """Where exchange records go; SQLite now, PostgreSQL later."""
+    """Where exchange records go: the journal in front of a :class:`RecordStore`."""
 
     async def start(self) -> None:
-        """Create the schema and start the background writer."""
+        """Open the store, then start the drainer (which replays journals of dead processes)."""
         ...
 
     def submit(self, record: ExchangeRecord) -> None:
-        """Queue a record; never blocks, never raises (a full queue counts in ``dropped``)."""
+        """Journal a record: O(1), never blocks, never raises (a failure counts in ``dropped``).
+
+        When it returns, the record survives this process being killed.
+        """
         ...
 
     @property
     def dropped(self) -> int:
-        """Records that were not stored: queue full, submitted after close, or unwritable."""
+        """Records that will never be stored: journal full or unwritable, malformed, closed."""
         ...
 
     async def flush(self) -> None:
-        """Wait until every record submitted so far is on disk."""
+        """Wait until every record submitted so far is in the store."""
         ...
 
     async def close(self) -> None:
-        """Flush, then stop the writer; nothing submitted before ``close()`` is lost."""
+        """Store what is journaled (or leave it for the next start), then stop."""
         ...
 
     async def query(self, q: ExchangeQuery) -> ExchangePage:
@@ -138,19 +146,33 @@ class ExchangeLog(Protocol):
         ...
 
 
-def open_exchange_log(url: str | None, state_dir: Path) -> ExchangeLog:
-    """The log named by ``settings.gateway.exchange_log_url``.
+def open_record_store(url: str | None, state_dir: Path) -> RecordStore:
+    """The store named by ``settings.gateway.exchange_log_url``.
 
     None means SQLite at ``state_dir/exchanges.db``; ``sqlite:///<path>`` picks another file
-    (a relative path is taken under ``state_dir``); ``postgresql://`` comes in a later issue.
+    (a relative path is taken under ``state_dir``); ``postgresql://...`` is PostgreSQL.
     """
-    from gateway.exchange_log_sqlite import DEFAULT_FILE, SqliteExchangeLog, sqlite_path_from_url
+    from gateway.exchange_log_sqlite import DEFAULT_FILE, SqliteRecordStore, sqlite_path_from_url
 
     if url is None:
-        return SqliteExchangeLog(state_dir / DEFAULT_FILE)
+        return SqliteRecordStore(state_dir / DEFAULT_FILE)
     if url.startswith(("postgresql://", "postgres://", "postgresql+")):
-        raise NotImplementedError(
-            "exchange_log_url: the PostgreSQL exchange log comes in a later issue; "
-            "leave it unset to use the embedded SQLite log"
-        )
-    return SqliteExchangeLog(sqlite_path_from_url(url, state_dir))
+        # Imported lazily: the PostgreSQL driver is only needed when it is configured.
+        from gateway.exchange_log_postgres import PostgresRecordStore  # type: ignore[import-not-found,unused-ignore]
+
+        store: RecordStore = PostgresRecordStore(url)
+        return store
+    return SqliteRecordStore(sqlite_path_from_url(url, state_dir))
+
+
+def open_exchange_log(
+    url: str | None, state_dir: Path, journal: JournalSettings | None = None
+) -> ExchangeLog:
+    """The journaled log over the store named by ``url`` (see :func:`open_record_store`).
+
+    The journal lives in ``state_dir/journal``; ``journal`` is its policy (the settings'
+    ``gateway.journal``; defaults when None).
+    """
+    from gateway.journal import JOURNAL_DIR, JournaledExchangeLog
+
+    return JournaledExchangeLog(open_record_store(url, state_dir), state_dir / JOURNAL_DIR, journal)

@@ -1,12 +1,11 @@
-"""The embedded exchange log: SQLite, batched writes on one writer thread (WAL mode).
+"""The embedded exchange log store: SQLite in WAL mode, one ``executemany`` per batch.
 
-A background writer drains the queue in batches (one ``executemany`` transaction per batch),
-so logging costs the proxy almost nothing even at thousands of requests a second. It uses the
-stdlib ``sqlite3`` on one dedicated writer thread rather than ``aiosqlite``: the writer is a
-loop that blocks between batches anyway, a plain thread needs no event loop (``submit`` works
-from any thread), and reads open short-lived connections of their own. WAL mode lets the admin
-API read while the writers write, and lets several uvicorn workers (each with its own writer)
-append to one file. The interface and its contract are in :mod:`gateway.exchange_log`.
+:class:`SqliteRecordStore` is the :class:`gateway.exchange_log.RecordStore` behind the
+journal (:mod:`gateway.journal`): the request path appends to the journal, and the journal's
+drainer hands this store batches of records. It uses the stdlib ``sqlite3`` in worker threads
+rather than ``aiosqlite``: one writer connection, and short-lived connections for reads. WAL
+mode lets the admin API read while the writers write, and lets several uvicorn workers (each
+with its own journal and drainer) append to one file.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ import io
 import json
 import sqlite3
 import threading
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from functools import partial
@@ -143,149 +141,65 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def _resolve(fut: asyncio.Future[None], error: BaseException | None) -> None:
-    if fut.done():  # the flush was cancelled meanwhile
-        return
-    if error is None:
-        fut.set_result(None)
-    else:
-        fut.set_exception(error)
+class SqliteRecordStore:
+    """:class:`gateway.exchange_log.RecordStore` on a SQLite file in WAL mode.
 
-
-_Waiter = tuple[int, asyncio.AbstractEventLoop, "asyncio.Future[None]"]
-
-
-class SqliteExchangeLog:
-    """:class:`ExchangeLog` on a SQLite file in WAL mode, with a batching writer thread.
-
-    Several processes may each run one on the same file: each writer takes SQLite's write lock
-    for one short ``executemany`` per batch, waiting up to ``busy_timeout`` for the others.
-    Reads (``query``, ``get``, ``export``) first flush this process's queue, so the admin API
-    reads its own writes; records from other workers appear once their writers flush
-    (every ``flush_interval_s``).
+    Several processes may each open one on the same file: a ``write`` takes SQLite's write
+    lock for one short ``executemany`` transaction, waiting up to ``busy_timeout`` for the
+    others; ``INSERT OR IGNORE`` on the unique ``exchange_id`` makes a replayed batch a no-op.
+    Writes run on one connection in a worker thread (never on the event loop); reads open
+    short-lived connections of their own, so the admin API reads while the writers write.
     """
 
-    def __init__(
-        self,
-        path: Path,
-        *,
-        batch_size: int = 500,
-        flush_interval_s: float = 0.05,
-        max_queue: int = 100_000,
-        export_chunk_rows: int = 1000,
-    ) -> None:
-        if batch_size < 1 or max_queue < 1 or export_chunk_rows < 1 or flush_interval_s <= 0:
-            raise ValueError("batch_size, max_queue, export_chunk_rows, flush_interval_s: > 0")
+    def __init__(self, path: Path, *, export_chunk_rows: int = 1000) -> None:
+        if export_chunk_rows < 1:
+            raise ValueError("export_chunk_rows: > 0")
         self.path = path
-        self._batch_size = batch_size
-        self._flush_interval_s = flush_interval_s
-        self._max_queue = max_queue
         self._export_chunk_rows = export_chunk_rows
-        self._queue: deque[ExchangeRecord] = deque()
-        # Guards the counters, the queue-length check and the waiters; held for microseconds.
-        self._lock = threading.Lock()
-        self._submitted = 0  # records accepted into the queue, ever
-        self._processed = 0  # records the writer is done with (written, or given up and dropped)
-        self._dropped = 0
-        self._waiters: list[_Waiter] = []
-        self._wake = threading.Event()
-        self._stopping = False
-        self._closed = False
-        self._writer_alive = False
-        self._thread: threading.Thread | None = None
+        self._conn: sqlite3.Connection | None = None
+        # One writer transaction at a time on the shared connection (threads of to_thread).
+        self._write_lock = threading.Lock()
 
-    @property
-    def dropped(self) -> int:
-        """Records not stored: queue full, submitted after close, or unwritable."""
-        return self._dropped
+    async def open(self) -> None:
+        """Create the schema (WAL mode) and the writer connection; idempotent."""
+        if self._conn is None:
+            conn = await asyncio.to_thread(connect_sqlite, self.path, _SCHEMA)
+            if self._conn is None:
+                self._conn = conn
+            else:  # a concurrent open() won the race
+                conn.close()
 
-    @property
-    def backlog(self) -> int:
-        """Records queued and not yet written."""
-        return len(self._queue)
-
-    async def start(self) -> None:
-        """Create the schema and start the writer thread; idempotent."""
-        if self._thread is not None:
+    async def write(self, records: Sequence[ExchangeRecord]) -> None:
+        """Insert ``records`` in one transaction; ids already stored are skipped."""
+        if not records:
             return
-        if self._closed:
-            raise RuntimeError("the exchange log is closed")
-        conn = await asyncio.to_thread(connect_sqlite, self.path, _SCHEMA)
-        if self._thread is not None:  # a concurrent start() won the race
-            conn.close()
-            return
-        self._thread = threading.Thread(
-            target=self._run_writer, args=(conn,), name="ndxp-exchange-log", daemon=True
-        )
-        self._writer_alive = True
-        self._thread.start()
+        if self._conn is None:
+            await self.open()
+        await asyncio.to_thread(self._insert, [_to_row(record) for record in records])
 
-    def submit(self, record: ExchangeRecord) -> None:
-        """Queue ``record`` for the writer: O(1), never blocks, never raises."""
-        with self._lock:
-            accepted = not self._closed and len(self._queue) < self._max_queue
-            if accepted:
-                self._queue.append(record)
-                self._submitted += 1
-                backlog = len(self._queue)
-            else:
-                self._dropped += 1
-                dropped = self._dropped
-        if accepted:
-            # Wake the writer early once a full batch is waiting; otherwise it wakes on its
-            # interval. is_set() is lock-free, so the common case costs nothing.
-            if backlog >= self._batch_size and not self._wake.is_set():
-                self._wake.set()
-        elif dropped == 1 or dropped % 1000 == 0:
-            # Rate-limited: an overloaded gateway must not also drown in its own warnings.
-            _log.warning(
-                "exchange_log_dropped",
-                dropped_total=dropped,
-                reason="closed" if self._closed else "queue_full",
-                max_queue=self._max_queue,
-            )
-
-    async def flush(self) -> None:
-        """Wait until every record submitted so far is on disk (or counted as dropped)."""
-        loop = asyncio.get_running_loop()
-        with self._lock:
-            target = self._submitted
-            if self._processed >= target:
-                return
-            if not self._writer_alive:
-                raise RuntimeError("the exchange log writer is not running; call start() first")
-            fut: asyncio.Future[None] = loop.create_future()
-            self._waiters.append((target, loop, fut))
-        self._wake.set()
-        await fut
+    def _insert(self, rows: list[tuple[Any, ...]]) -> None:
+        conn = self._conn
+        if conn is None:
+            raise RuntimeError("the SQLite record store is closed")
+        with self._write_lock:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.executemany(_INSERT, rows)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
 
     async def close(self) -> None:
-        """Refuse new records, write every queued one, stop the writer; idempotent."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            pending = len(self._queue)
-        if self._thread is None:
-            if not pending:
-                return
-            self._closed = False  # start() refuses a closed log; nothing can submit meanwhile
-            await self.start()
-            self._closed = True
-        assert self._thread is not None
-        self._stopping = True
-        self._wake.set()
-        await asyncio.to_thread(self._thread.join)
-        with self._lock:
-            lost = len(self._queue)
-            self._queue.clear()
-            self._dropped += lost
-        if lost:
-            _log.error("exchange_log_lost_on_close", lost=lost, dropped_total=self._dropped)
+        """Close the writer connection; idempotent."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with self._write_lock:
+                conn.close()
 
     async def query(self, q: ExchangeQuery) -> ExchangePage:
-        """See :meth:`ExchangeLog.query`: newest first, with the total over all pages."""
-        await self._before_read()
+        """See :meth:`RecordStore.query`: newest first, with the total over all pages."""
         where, params = _where(q)
 
         def run(conn: sqlite3.Connection) -> tuple[int, list[Any]]:
@@ -298,16 +212,14 @@ class SqliteExchangeLog:
             conn.execute("COMMIT")
             return total, rows
 
-        total, rows = await asyncio.to_thread(self._read, run)
+        total, rows = await self._read(run)
         return ExchangePage(
             items=[_from_row(row[1:]) for row in rows], total=total, limit=q.limit, offset=q.offset
         )
 
     async def get(self, exchange_id: str) -> ExchangeRecord | None:
-        """See :meth:`ExchangeLog.get`."""
-        await self._before_read()
-        row = await asyncio.to_thread(
-            self._read,
+        """See :meth:`RecordStore.get`."""
+        row = await self._read(
             lambda conn: conn.execute(
                 f"{_SELECT} WHERE exchange_id = ?", (exchange_id,)
             ).fetchone(),
@@ -315,23 +227,21 @@ class SqliteExchangeLog:
         return None if row is None else _from_row(row[1:])
 
     async def export(self, q: ExchangeQuery, fmt: Literal["jsonl", "csv"]) -> AsyncIterator[bytes]:
-        """See :meth:`ExchangeLog.export`: all matches, oldest first, one chunk per query.
+        """See :meth:`RecordStore.export`: all matches, oldest first, one chunk per query.
 
         Chunks are read by keyset (``request_in_ts``, ``seq``), each in its own short read,
         so a long export never holds a snapshot that stops the WAL from being checkpointed.
         """
         if fmt not in ("jsonl", "csv"):
             raise ValueError(f"export format must be jsonl or csv, got {fmt!r}")
-        await self._before_read()
         where, params = _where(q)
         joiner = " AND " if where else " WHERE "
         if fmt == "csv":
             yield _csv_bytes([list(FIELDS)])
         after: tuple[str, int] | None = None
         while True:
-            chunk, after, count = await asyncio.to_thread(
-                self._read,
-                partial(self._export_chunk, where, joiner, params, after, fmt),
+            chunk, after, count = await self._read(
+                partial(self._export_chunk, where, joiner, params, after, fmt)
             )
             if chunk:
                 yield chunk
@@ -363,13 +273,12 @@ class SqliteExchangeLog:
         last = rows[-1]
         return body, (last[1 + FIELDS.index("request_in_ts")], last[0]), len(rows)
 
-    async def _before_read(self) -> None:
-        if not self._writer_alive and self._thread is None:
-            # Reads need the schema; start() creates it (and the writer, which costs nothing idle).
-            await self.start()
-        await self.flush()
+    async def _read(self, fn: Callable[[sqlite3.Connection], _R]) -> _R:
+        if self._conn is None:
+            await self.open()  # reads need the schema
+        return await asyncio.to_thread(self._read_sync, fn)
 
-    def _read(self, fn: Callable[[sqlite3.Connection], _R]) -> _R:
+    def _read_sync(self, fn: Callable[[sqlite3.Connection], _R]) -> _R:
         # A short-lived connection per read: admin reads are rare, and a fresh connection can
         # run in any worker thread.
         conn = _connect(self.path)
@@ -378,81 +287,6 @@ class SqliteExchangeLog:
             return fn(conn)
         finally:
             conn.close()
-
-    def _run_writer(self, conn: sqlite3.Connection) -> None:
-        error: BaseException | None = None
-        try:
-            while True:
-                self._wake.wait(self._flush_interval_s)
-                self._wake.clear()
-                while self._write_one_batch(conn):
-                    self._notify_waiters(None)
-                if self._stopping and not self._queue:
-                    return
-        except BaseException as exc:  # a bug here must fail flush(), not hang it
-            error = exc
-            _log.exception("exchange_log_writer_crashed")
-        finally:
-            conn.close()
-            with self._lock:
-                self._writer_alive = False
-            self._notify_waiters(error, everyone=True)
-
-    def _write_one_batch(self, conn: sqlite3.Connection) -> bool:
-        batch: list[ExchangeRecord] = []
-        while len(batch) < self._batch_size:
-            try:
-                batch.append(self._queue.popleft())
-            except IndexError:
-                break
-        if not batch:
-            return False
-        rows = []
-        for record in batch:
-            try:
-                rows.append(_to_row(record))
-            except Exception:  # one malformed record (model_construct) must not stop the log
-                _log.exception(
-                    "exchange_log_record_unwritable",
-                    exchange_id=getattr(record, "exchange_id", None),
-                )
-        written = self._insert(conn, rows) if rows else 0
-        with self._lock:
-            self._processed += len(batch)
-            self._dropped += len(batch) - written
-        return True
-
-    def _insert(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> int:
-        """Insert one batch, retrying a few times; the number of rows given up on is logged."""
-        for attempt in range(1, _WRITE_ATTEMPTS + 1):
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                conn.executemany(_INSERT, rows)
-                conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                _log.warning("exchange_log_write_failed", attempt=attempt, error=str(exc))
-                # Back off in the writer thread only: the request path never waits on this.
-                self._wake.wait(0.1 * attempt)
-            else:
-                return len(rows)
-        _log.error("exchange_log_batch_dropped", records=len(rows))
-        return 0
-
-    def _notify_waiters(self, error: BaseException | None, *, everyone: bool = False) -> None:
-        with self._lock:
-            processed = self._processed
-            done = [w for w in self._waiters if everyone or w[0] <= processed]
-            self._waiters = [w for w in self._waiters if not everyone and w[0] > processed]
-        for target, loop, fut in done:
-            failure = error
-            if failure is None and target > processed:
-                failure = RuntimeError("the exchange log writer stopped before the flush completed")
-            try:
-                loop.call_soon_threadsafe(_resolve, fut, failure)
-            except RuntimeError:  # that event loop is closed; nobody is waiting any more
-                continue
 
 
 def _csv_cells(record: ExchangeRecord) -> list[str]:

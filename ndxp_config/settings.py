@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "ndxp-sim-dev-signing-key-not-for-production-use"
@@ -63,6 +63,51 @@ class MockSettings(BaseModel):
         return f"http://{self.host}:{self.ports[name]}"
 
 
+class JournalSettings(BaseModel):
+    """The exchange journal (``gateway/journal.py``): each record on disk before its answer.
+
+    Files live under ``state_dir/journal``, one journal per gateway process.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    max_bytes: int = Field(
+        default=256 << 20,
+        gt=0,
+        description="Journal bytes on disk per gateway process (records waiting for the store); "
+        "a record beyond it is dropped and counted in ndxp_exchange_log_dropped_total.",
+    )
+    segment_bytes: int = Field(
+        default=1 << 20,
+        gt=0,
+        description="Segment size: stored segments are deleted whole, so a crash replays at "
+        "most this much already-stored data (harmless: stores skip known exchange ids).",
+    )
+    max_pending: int = Field(
+        default=10_000,
+        gt=0,
+        description="Records also kept in memory for the drainer; beyond, it reads them back.",
+    )
+    batch_size: int = Field(default=500, gt=0, description="Records per store write.")
+    flush_interval_s: float = Field(
+        default=0.05, gt=0, description="The drainer wakes at least this often."
+    )
+    orphan_scan_interval_s: float = Field(
+        default=5.0, gt=0, description="How often to look for journals of dead processes."
+    )
+    close_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="On shutdown, how long to wait for the store; the rest stays in the "
+        "journal and is replayed at the next start.",
+    )
+    fsync: bool = Field(
+        default=False,
+        description="fdatasync after every record: survives a power cut too, at the price of "
+        "one disk flush per exchange.",
+    )
+
+
 class GatewaySettings(BaseModel):
     """The NDXP gateway (*Nền tảng tích hợp, chia sẻ dữ liệu quốc gia*)."""
 
@@ -84,6 +129,7 @@ class GatewaySettings(BaseModel):
     max_request_bytes: int = Field(
         default=1_048_576, gt=0, description="Larger request bodies get 413 payload_too_large."
     )
+    journal: JournalSettings = Field(default_factory=JournalSettings)
 
     @property
     def url(self) -> str:

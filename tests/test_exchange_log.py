@@ -1,4 +1,6 @@
-"""The exchange log: nothing lost, filters, paging, streamed exports, drops counted, ids masked."""
+"""The exchange log over SQLite: nothing lost, filters, paging, streamed exports, drops counted,
+ids masked. The journal's own behaviours (crashes, bounds, a failing store) are in test_journal.py.
+"""
 
 from __future__ import annotations
 
@@ -16,13 +18,15 @@ from pydantic import ValidationError
 
 from contracts.exchange import ExchangeRecord
 from gateway.exchange_log import ExchangeQuery, mask_personal_ids, open_exchange_log
-from gateway.exchange_log_sqlite import FIELDS, SqliteExchangeLog
+from gateway.exchange_log_sqlite import FIELDS, SqliteRecordStore
+from gateway.journal import JOURNAL_DIR, JournaledExchangeLog, records_in
 from gateway.quotas import LOCAL_TZ
+from ndxp_config.settings import JournalSettings
 
 T0 = datetime(2025, 3, 14, 2, 0, 0, tzinfo=UTC)
 
 MakeRecord = Callable[..., ExchangeRecord]
-MakeLog = Callable[..., SqliteExchangeLog]
+MakeLog = Callable[..., JournaledExchangeLog]
 
 
 @pytest.fixture
@@ -64,11 +68,13 @@ def make_record() -> MakeRecord:
 
 @pytest.fixture
 async def make_log(tmp_path: Path) -> AsyncIterator[MakeLog]:
-    """Logs on one file (several workers, or one restarted); closed at teardown."""
-    made: list[SqliteExchangeLog] = []
+    """Logs on one file and one journal directory (several workers, or one restarted);
+    closed at teardown. ``export_chunk_rows`` goes to the store, the rest to the journal."""
+    made: list[JournaledExchangeLog] = []
 
-    def make(**options: Any) -> SqliteExchangeLog:
-        made.append(SqliteExchangeLog(tmp_path / "exchanges.db", **options))
+    def make(export_chunk_rows: int = 1000, **journal: Any) -> JournaledExchangeLog:
+        store = SqliteRecordStore(tmp_path / "exchanges.db", export_chunk_rows=export_chunk_rows)
+        made.append(JournaledExchangeLog(store, tmp_path / JOURNAL_DIR, JournalSettings(**journal)))
         return made[-1]
 
     yield make
@@ -77,7 +83,7 @@ async def make_log(tmp_path: Path) -> AsyncIterator[MakeLog]:
 
 
 @pytest.fixture
-async def log(make_log: MakeLog) -> SqliteExchangeLog:
+async def log(make_log: MakeLog) -> JournaledExchangeLog:
     exchange_log = make_log()
     await exchange_log.start()
     return exchange_log
@@ -119,7 +125,7 @@ async def test_close_without_start_still_writes_what_was_submitted(
 
 
 async def test_flush_makes_records_readable_without_closing(
-    log: SqliteExchangeLog, make_record: MakeRecord, tmp_path: Path
+    log: JournaledExchangeLog, make_record: MakeRecord, tmp_path: Path
 ) -> None:
     log.submit(make_record(1))
     await log.flush()
@@ -129,18 +135,19 @@ async def test_flush_makes_records_readable_without_closing(
 
 
 async def test_submit_after_close_is_counted_as_dropped(
-    log: SqliteExchangeLog, make_record: MakeRecord
+    log: JournaledExchangeLog, make_record: MakeRecord
 ) -> None:
     await log.close()
     log.submit(make_record(1))
     assert log.dropped == 1
 
 
-async def test_full_queue_counts_drops_and_the_writer_keeps_working(
+async def test_a_full_journal_counts_drops_and_the_log_keeps_working(
     make_log: MakeLog, make_record: MakeRecord
 ) -> None:
-    # Not started yet, so nothing drains the queue: the 11th to 15th submits find it full.
-    writer = make_log(max_queue=10)
+    # Not started yet, so nothing drains the journal: the 11th to 15th submits find it full.
+    line_bytes = len(make_record(0).model_dump_json()) + 1
+    writer = make_log(max_bytes=10 * line_bytes)
     for i in range(15):
         writer.submit(make_record(i))
     assert writer.dropped == 5
@@ -177,7 +184,7 @@ async def test_flush_before_start_is_refused(make_log: MakeLog, make_record: Mak
 
 
 async def test_get_returns_the_record_as_submitted(
-    log: SqliteExchangeLog, make_record: MakeRecord
+    log: JournaledExchangeLog, make_record: MakeRecord
 ) -> None:
     record = make_record(7, contract_violations=["items[0].full_name", "status"])
     log.submit(record)
@@ -207,7 +214,7 @@ async def test_get_returns_the_record_as_submitted(
     ],
 )
 async def test_query_filters(
-    log: SqliteExchangeLog, make_record: MakeRecord, query: ExchangeQuery, expected: list[int]
+    log: JournaledExchangeLog, make_record: MakeRecord, query: ExchangeQuery, expected: list[int]
 ) -> None:
     log.submit(make_record(0))
     log.submit(make_record(1, consumer="onestop-ha-noi"))
@@ -223,7 +230,7 @@ async def test_query_filters(
     assert page.total == len(expected)
 
 
-async def test_query_pages_newest_first(log: SqliteExchangeLog, make_record: MakeRecord) -> None:
+async def test_query_pages_newest_first(log: JournaledExchangeLog, make_record: MakeRecord) -> None:
     # Submitted out of time order, as concurrent requests finish: order is by request_in_ts.
     for i in [3, 0, 4, 1, 2]:
         log.submit(make_record(i))
@@ -268,7 +275,7 @@ async def test_export_jsonl_streams_every_match_oldest_first_in_chunks(
 
 
 async def test_export_csv_has_a_header_and_joins_lists(
-    log: SqliteExchangeLog, make_record: MakeRecord
+    log: JournaledExchangeLog, make_record: MakeRecord
 ) -> None:
     log.submit(make_record(1, contract_violations=["full_name", "address.province_code"]))
     log.submit(make_record(2, upstream_ms=None, succeeded=False))
@@ -280,7 +287,7 @@ async def test_export_csv_has_a_header_and_joins_lists(
     assert (rows[1]["upstream_ms"], rows[1]["succeeded"]) == ("", "false")
 
 
-async def test_export_of_nothing_is_empty_or_just_the_header(log: SqliteExchangeLog) -> None:
+async def test_export_of_nothing_is_empty_or_just_the_header(log: JournaledExchangeLog) -> None:
     assert await collect(log.export(ExchangeQuery(), "jsonl")) == []
     csv_chunks = await collect(log.export(ExchangeQuery(), "csv"))
     assert b"".join(csv_chunks).decode().strip() == ",".join(FIELDS)
@@ -310,14 +317,19 @@ def test_mask_personal_ids(text: str, masked: str) -> None:
 
 
 async def test_personal_ids_in_detail_never_reach_the_disk(
-    log: SqliteExchangeLog, make_record: MakeRecord, tmp_path: Path
+    make_log: MakeLog, make_record: MakeRecord, tmp_path: Path
 ) -> None:
+    log = make_log()
     record = make_record(1, detail="citizen 038090001234 not found")
     log.submit(record)
+    journaled = files_bytes(tmp_path / JOURNAL_DIR, "*.jsonl")  # before the drainer runs
+    assert [r.detail for r in records_in(tmp_path / JOURNAL_DIR)] == [
+        "citizen 038*****1234 not found"
+    ]
     stored = await log.get(record.exchange_id)
     assert stored is not None
     assert stored.detail == "citizen 038*****1234 not found"
-    on_disk = files_bytes(tmp_path, "exchanges.db*")  # the database and its WAL
+    on_disk = journaled + files_bytes(tmp_path, "exchanges.db*")  # the database and its WAL
     assert b"038*****1234" in on_disk  # the check below looks where the data really is
     assert b"038090001234" not in on_disk
 
@@ -349,11 +361,8 @@ async def test_default_log_lives_in_the_state_dir(tmp_path: Path, make_record: M
     exchange_log.submit(make_record(1))
     await exchange_log.close()
     assert (tmp_path / "state" / "exchanges.db").is_file()
-
-
-def test_postgresql_url_is_not_implemented_yet(tmp_path: Path) -> None:
-    with pytest.raises(NotImplementedError, match="later issue"):
-        open_exchange_log("postgresql://ndxp@localhost/ndxp", tmp_path)
+    # A clean close stores everything: no journal is left to replay.
+    assert list((tmp_path / "state" / JOURNAL_DIR).iterdir()) == []
 
 
 def test_unknown_url_scheme_is_refused(tmp_path: Path) -> None:
