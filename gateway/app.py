@@ -118,7 +118,9 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         quotas = open_quota_store(settings.gateway.quota_store_url, settings.state_dir)
-        log = open_exchange_log(settings.gateway.exchange_log_url, settings.state_dir)
+        log = open_exchange_log(
+            settings.gateway.exchange_log_url, settings.state_dir, settings.gateway.journal
+        )
         await log.start()
         base_urls = {p.name: gw_registry.base_url(p, settings) for p in gw_registry.providers}
         runtime = Runtime(
