@@ -22,7 +22,7 @@ from starlette.routing import Match
 from starlette.routing import Route as StarletteRoute
 
 from contracts.common import CONTRACT_VERSION
-from gateway import admin, admin_scenarios, endpoints
+from gateway import admin, admin_consumers, admin_scenarios, endpoints
 from gateway.auth import Authenticator
 from gateway.contract_check import ContractChecker
 from gateway.errors import MethodNotAllowed, NotFound
@@ -153,6 +153,7 @@ def create_app(
     app.include_router(endpoints.router)
     app.include_router(admin.router)
     app.include_router(admin_scenarios.router)
+    app.include_router(admin_consumers.router)
     # Last, and a plain Starlette route: the hot path skips FastAPI's dependency machinery.
     app.router.routes.append(
         StarletteRoute("/{path:path}", _exchange, methods=_PROXY_METHODS, include_in_schema=False)

@@ -145,6 +145,19 @@ def create_service_app(
     async def healthz() -> dict[str, Any]:
         return {"status": "ok", "provider": info.provider, "seed": settings.mocks.seed}
 
+    @app.get("/samples/operations", include_in_schema=False)
+    def sample_operations(province: str = "038") -> Any:
+        """One working call of every operation for a province (read by the connection kit)."""
+        from mock_services.samples import province_samples  # it imports the mocks' modules
+
+        try:
+            # ServiceInfo.provider is a plain str; only the four mocks build apps here.
+            provider: Any = info.provider
+            samples = province_samples(settings.mocks.seed, provider, province)
+        except KeyError:
+            raise not_found(f"{province!r} is not a province code") from None
+        return samples.model_dump(mode="json")
+
     from mock_services.faults import FaultEngine, install_fault_engine  # faults wrap this seam
     from mock_services.openapi import openapi_document  # a cycle: the builder reads the app
 

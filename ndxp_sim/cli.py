@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 
 from ndxp_config.settings import MOCK_NAMES, Settings, get_settings
+from ndxp_sim.cli_consumers import kit_command
 from ndxp_sim.cli_scenarios import report_command, scenario_app
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ app = typer.Typer(
 console = Console()
 app.add_typer(scenario_app, name="scenario")
 app.command("report")(report_command)
+app.command("kit")(kit_command)
 
 
 @app.command()
