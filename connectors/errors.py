@@ -280,6 +280,9 @@ CODE_CLASSES: dict[str, type[NdxpError]] = {
     "upstream_timeout": UpstreamTimeout,
     "upstream_unreachable": UpstreamUnreachable,
     "upstream_reset": UpstreamReset,
+    "upstream_protocol_error": UpstreamFailure,  # malformed HTTP: retrying repeats it
+    "upstream_response_too_large": UpstreamFailure,
+    "upstream_busy": UpstreamOverloaded,  # the gateway's connection cap: retry later
     "provider_maintenance": ProviderMaintenance,
     "gateway_error": GatewayFailure,
     # passed-through classifications (gateway.errors.PASSED_THROUGH_OUTCOMES)

@@ -9,9 +9,9 @@ record is lost.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 import httpx
 from fastapi import FastAPI
@@ -20,22 +20,25 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match
 from starlette.routing import Route as StarletteRoute
+from starlette.types import Scope
 
 from contracts.common import CONTRACT_VERSION
 from gateway import admin, admin_consumers, admin_scenarios, endpoints
 from gateway.auth import Authenticator
 from gateway.contract_check import ContractChecker
-from gateway.errors import MethodNotAllowed, NotFound
+from gateway.edge import EdgeMiddleware
+from gateway.errors import GatewayError, MethodNotAllowed, NotFound
+from gateway.exchange import log_line
 from gateway.exchange_log import open_exchange_log
 from gateway.metrics import GatewayMetrics
-from gateway.problems import install_problem_handlers, problem_response
+from gateway.problems import install_problem_handlers
 from gateway.proxy import Proxy
 from gateway.quotas import open_quota_store
 from gateway.registry import load_registry
 from gateway.routing import Router
 from gateway.runs import RunStore
-from gateway.runtime import Parts, Runtime
-from gateway.upstream import httpx_timeout, open_clients
+from gateway.runtime import Runtime
+from gateway.upstream import Upstream, httpx_timeout
 from ndxp_config.settings import Settings, get_settings
 
 # First path segments that belong to the gateway itself, never to a consumer call.
@@ -71,7 +74,8 @@ unchanged, without it — so "NDXP refused me" and "the national database failed
 alike. Gateway codes: `invalid_request` (400), `unauthenticated` (401), `forbidden` (403),
 `unknown_service` (404), `payload_too_large` (413), `quota_exceeded` (429),
 `upstream_timeout` (504), `upstream_unreachable` (502), `upstream_reset` (502),
-`provider_maintenance` (503), `gateway_error` (500). Provider errors passed on are recorded as
+`provider_maintenance` (503), `quota_unavailable` (503: the quota store is down; retry),
+`gateway_error` (500). Provider errors passed on are recorded as
 `upstream_rejected` (4xx), `upstream_error` (5xx) and `upstream_overloaded` (503).
 """
 
@@ -87,6 +91,7 @@ def create_app(
     *,
     transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
     registry: CollectorRegistry | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> FastAPI:
     """The gateway app.
 
@@ -94,6 +99,7 @@ def create_app(
         settings: defaults to :func:`ndxp_config.settings.get_settings` (the environment).
         transports: per provider name, a transport to use instead of the network (tests).
         registry: the Prometheus registry for the metrics (ignored in multiprocess mode).
+        clock: what time it is for the daily quotas (tests cross local midnight with it).
 
     Raises:
         gateway.registry.RegistryError: the registry file is invalid (the message names
@@ -101,45 +107,60 @@ def create_app(
     """
     settings = settings or get_settings()
     gw_registry = load_registry(settings)
-    parts = Parts(
-        settings=settings,
-        registry=gw_registry,
-        router=Router(gw_registry, settings),
-        auth=Authenticator(
-            gw_registry,
-            secret=settings.gateway.jwt_secret.get_secret_value(),
-            ttl_s=settings.gateway.token_ttl_s,
-        ),
-        metrics=GatewayMetrics(registry),
-        contracts=ContractChecker(),
+    router = Router(gw_registry, settings)
+    auth = Authenticator(
+        gw_registry,
+        secret=settings.gateway.jwt_secret.get_secret_value(),
+        ttl_s=settings.gateway.token_ttl_s,
     )
+    metrics = GatewayMetrics(registry)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.state_dir.mkdir(parents=True, exist_ok=True)
-        quotas = open_quota_store(settings.gateway.quota_store_url, settings.state_dir)
+        quotas = open_quota_store(
+            settings.gateway.quota_store_url,
+            settings.state_dir,
+            failure_policy=settings.gateway.quota_failure_policy,
+            on_unmetered=metrics.count_unmetered,
+        )
         log = open_exchange_log(
             settings.gateway.exchange_log_url, settings.state_dir, settings.gateway.journal
         )
         await log.start()
-        base_urls = {p.name: gw_registry.base_url(p, settings) for p in gw_registry.providers}
+        upstream = Upstream.open(gw_registry, settings, transports)
         runtime = Runtime(
-            parts=parts,
+            settings=settings,
+            registry=gw_registry,
+            router=router,
+            auth=auth,
+            metrics=metrics,
+            contracts=ContractChecker(),
             quotas=quotas,
             log=log,
-            clients=open_clients(base_urls, transports),
-            timeouts={r.service: httpx_timeout(r.timeouts) for r in parts.router.routes},
+            clients=upstream.clients,
+            timeouts={r.service: httpx_timeout(r.timeouts) for r in router.routes},
             runs=RunStore(settings.state_dir / "runs.db"),
+            upstream=upstream,
         )
+        if clock is not None:
+            runtime.clock = clock
+        # Where each finished exchange goes, in this order (append, don't replace).
+        runtime.observers += [
+            log.submit,
+            lambda _: metrics.count_log_dropped(log.dropped),
+            metrics.observe,
+            log_line(gw_registry.consumers),
+        ]
         app.state.runtime = runtime
         app.state.proxy = Proxy(runtime)
         try:
             yield
         finally:
-            await asyncio.gather(*(client.aclose() for client in runtime.clients.values()))
+            await upstream.aclose()
             await log.close()
             await quotas.close()
-            parts.metrics.close()
+            metrics.close()
 
     app = FastAPI(
         title="NDXP gateway (ndxp-sim)",
@@ -148,8 +169,10 @@ def create_app(
         openapi_tags=TAGS,
         lifespan=lifespan,
     )
-    app.state.parts = parts
     install_problem_handlers(app)
+    app.add_middleware(
+        EdgeMiddleware, max_bytes=settings.gateway.max_request_bytes, refuse=_refuse
+    )
     app.include_router(endpoints.router)
     app.include_router(admin.router)
     app.include_router(admin_scenarios.router)
@@ -164,11 +187,19 @@ def create_app(
 async def _exchange(request: Request) -> Response:
     path: str = request.scope["path"]
     if path.split("/", 2)[1] in RESERVED:
-        # The gateway's own endpoints are never exchanges; a known path with another
-        # method is 405, as the router would have answered without this catch-all.
+        # The gateway's own endpoints are never exchanges, but a refusal here is: a known
+        # path with another method is 405 with Allow, as the router would have answered.
         for route in request.app.router.routes:
             if route.matches(request.scope)[0] is Match.PARTIAL:
-                return problem_response(MethodNotAllowed(f"{request.method} {path}"))
-        return problem_response(NotFound(f"no gateway endpoint at {path}"))
+                allow = ", ".join(sorted(getattr(route, "methods", None) or ()))
+                refusal = MethodNotAllowed(f"{request.method} {path}", headers={"Allow": allow})
+                return _refuse(request.scope, refusal)
+        return _refuse(request.scope, NotFound(f"no gateway endpoint at {path}"))
     proxy: Proxy = request.app.state.proxy
     return await proxy.handle(request)
+
+
+def _refuse(scope: Scope, err: GatewayError) -> Response:
+    """Answer a request refused before the proxy, and record it as an exchange."""
+    proxy: Proxy = scope["app"].state.proxy
+    return proxy.refuse(scope, err)

@@ -10,14 +10,26 @@
     │   ├── NotFound                     404 not_found        (admin API: no such consumer, ...)
     │   ├── MethodNotAllowed             405 method_not_allowed (the gateway's own endpoints)
     │   ├── UnknownService               404 unknown_service  (no registered operation matched)
+    │   ├── RequestTimeout               408 request_timeout  (head or body not sent in time)
     │   ├── PayloadTooLarge              413 payload_too_large
-    │   └── QuotaExceeded                429 quota_exceeded
+    │   ├── RequestHeaderFieldsTooLarge  431 request_header_fields_too_large (head size, count)
+    │   ├── QuotaExceeded                429 quota_exceeded
+    │   └── ClientDisconnected           499 client_disconnected (left mid-request; recorded,
+    │                                        never sent, as nginx's 499)
     ├── UpstreamError                    502 upstream_error   the national database failed
     │   ├── UpstreamTimeout              504 upstream_timeout
     │   ├── UpstreamUnreachable          502 upstream_unreachable
     │   ├── UpstreamReset                502 upstream_reset
+    │   ├── UpstreamProtocolError        502 upstream_protocol_error (the answer is not valid
+    │   │                                    HTTP/1.1: Content-Length, chunk framing, head size)
+    │   ├── UpstreamResponseTooLarge     502 upstream_response_too_large (over the provider's
+    │   │                                    max_response_bytes)
+    │   ├── UpstreamBusy                 503 upstream_busy    (all max_connections to the
+    │   │                                    provider stayed busy for timeouts.pool_s)
     │   └── ProviderMaintenance          503 provider_maintenance (a provider 503 whose problem
     │                                        code says maintenance; classified, passed on)
+    ├── QuotaUnavailable                 503 quota_unavailable the shared quota store cannot be
+    │                                        reached and the failure policy is closed
     └── GatewayInternalError             500 gateway_error    a bug in the gateway itself
 
 Codes are stable and snake_case: provinces branch on them, so a code is never renamed. Some
@@ -146,6 +158,33 @@ class PayloadTooLarge(CallerError):
     title = "Request body too large"
 
 
+class RequestTimeout(CallerError):
+    """The request head or body did not arrive within its deadline (RFC 9110 §15.5.9)."""
+
+    code = "request_timeout"
+    status_code = 408
+    title = "Request not received in time"
+
+
+class RequestHeaderFieldsTooLarge(CallerError):
+    """Too many header fields, or too many bytes of them (RFC 6585 §5)."""
+
+    code = "request_header_fields_too_large"
+    status_code = 431
+    title = "Request header fields too large"
+
+
+class ClientDisconnected(CallerError):
+    """The province closed the connection before its request was read: nobody to answer.
+
+    Recorded with status 499 (nginx's "client closed request"), never sent.
+    """
+
+    code = "client_disconnected"
+    status_code = 499
+    title = "Client closed the request"
+
+
 class QuotaExceeded(CallerError):
     code = "quota_exceeded"
     status_code = 429
@@ -183,10 +222,42 @@ class UpstreamReset(UpstreamError):
     title = "The national database dropped the connection"
 
 
+class UpstreamProtocolError(UpstreamError):
+    code = "upstream_protocol_error"
+    status_code = 502
+    title = "The national database answered with malformed HTTP"
+
+
+class UpstreamResponseTooLarge(UpstreamError):
+    code = "upstream_response_too_large"
+    status_code = 502
+    title = "The national database's answer is too large"
+
+
+class UpstreamBusy(UpstreamError):
+    """The gateway's cap on connections to one provider was reached and no connection was
+    freed in time: the province's call never reached the database."""
+
+    code = "upstream_busy"
+    status_code = 503
+    title = "Every connection to the national database is busy"
+
+
 class ProviderMaintenance(UpstreamError):
     code = "provider_maintenance"
     status_code = 503
     title = "The national database is under maintenance"
+
+
+class QuotaUnavailable(GatewayError):
+    """The quota store (Redis) cannot be reached and ``quota_failure_policy`` is ``closed``.
+
+    The province is not at fault and the national database was never called: retry shortly.
+    """
+
+    code = "quota_unavailable"
+    status_code = 503
+    title = "Daily quotas cannot be checked right now"
 
 
 class GatewayInternalError(GatewayError):

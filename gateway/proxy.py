@@ -1,9 +1,12 @@
 """One exchange (*một lượt trao đổi dữ liệu*): a province's call, checked, counted, forwarded.
 
 The order of checks is the order of cost: identity (401), route (404, no open proxy), access
-rights (403), body size and shape (413, 400), daily quota (429) — only then does a request
-reach a national database. Whatever happens, exactly one :class:`ExchangeRecord` is submitted,
-one metric sample set is counted and one log line is written.
+rights (403), body shape (400), daily quota (429) — only then does a request reach a national
+database. The body's size and deadline are bounded before any route, by
+:class:`gateway.edge.EdgeMiddleware`. Whatever happens, exactly one
+:class:`~contracts.exchange.ExchangeRecord` is made and handed to ``Runtime.observers`` (the
+exchange log, the metrics, the log line) — requests refused before they reach the proxy too,
+through :meth:`Proxy.refuse`.
 
 The provider's response is read whole before the province gets a byte: the contract check
 needs the whole body, and a connection that dies mid-body can still be reported as a clean
@@ -15,44 +18,29 @@ and W3C Trace Context (``traceparent``: the province's trace is continued when i
 
 from __future__ import annotations
 
-import asyncio
 import json
-import re
-import secrets
-import time
-import uuid
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import structlog
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Scope
 
-from contracts.exchange import (
-    OUTCOME_OK,
-    OUTCOME_UPSTREAM_REJECTED,
-    ExchangeRecord,
-    parse_injected_faults,
-)
+from contracts.exchange import OUTCOME_OK, OUTCOME_UPSTREAM_REJECTED
+from gateway.admission import admit
+from gateway.auth import authorization
 from gateway.contract_check import VIOLATIONS_HEADER
 from gateway.errors import (
     Forbidden,
     GatewayError,
     GatewayInternalError,
     InvalidRequest,
-    PayloadTooLarge,
     ProviderMaintenance,
-    QuotaExceeded,
 )
-from gateway.exchange_log import mask_personal_ids
+from gateway.exchange import Exchange, notify
 from gateway.problems import problem_response
-from gateway.quota_rules import limited, rules_for, tightest_remaining
-from gateway.quotas import local_day, ratelimit_headers, retry_after_seconds
 from gateway.registry import ConsumerSpec, subscribed
 from gateway.routing import Route
 from gateway.runtime import Runtime
-from gateway.transport import HeadReceived
-from gateway.upstream import map_httpx_errors
 
 EXCHANGE_ID_HEADER = "X-NDXP-Exchange-Id"
 INJECTED_FAULT_HEADER = "x-ndxp-injected-fault"
@@ -91,52 +79,16 @@ _DROP_RESPONSE = _HOP_BY_HOP | {
     b"x-ndxp-exchange-id",
     INJECTED_FAULT_HEADER.encode(),
 }
-_TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 _JSON_TYPES = ("application/json", "+json")
 
 _log = structlog.get_logger("ndxp.gateway.exchange")
 
 
-@dataclass(slots=True)
-class Exchange:
-    """What one exchange has gathered so far; becomes the :class:`ExchangeRecord`."""
-
-    method: str
-    exchange_id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    trace_id: str = ""
-    trace_flags: str = "01"
-    request_in: datetime = field(default_factory=lambda: datetime.now(UTC))
-    started: float = field(default_factory=time.perf_counter)
-    consumer: ConsumerSpec | None = None
-    route: Route | None = None
-    request_size: int = 0
-    request_out: datetime | None = None
-    response_in: datetime | None = None
-    upstream_s: float | None = None
-    outcome: str = OUTCOME_OK
-    detail: str | None = None
-    injected_fault: str | None = None
-    violations: list[str] = field(default_factory=list)
-    quota_remaining: int | None = None
-
-    def continue_trace(self, traceparent: str | None) -> None:
-        """Join the province's W3C trace if it sent a valid ``traceparent``; else start one."""
-        found = _TRACEPARENT.match(traceparent) if traceparent else None
-        if found and found[1] != "0" * 32 and found[2] != "0" * 16:
-            self.trace_id, self.trace_flags = found[1], found[3]
-        else:
-            self.trace_id = uuid.uuid4().hex
-
-    def traceparent(self) -> str:
-        return f"00-{self.trace_id}-{secrets.token_hex(8)}-{self.trace_flags}"
-
-
 class Proxy:
-    """Runs exchanges against the runtime's registry, stores and clients."""
+    """Runs exchanges against the runtime's registry, stores and upstream."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
-        self.max_body = runtime.settings.gateway.max_request_bytes
 
     async def handle(self, request: Request) -> Response:
         """Answer one consumer call; never raises."""
@@ -157,61 +109,33 @@ class Proxy:
             self._finish(ex, response)
         return response
 
+    def refuse(self, scope: Scope, err: GatewayError) -> Response:
+        """Answer and record a request refused before the proxy (server, edge or router)."""
+        ex = Exchange(method=scope["method"])
+        traceparent = next((v for k, v in scope["headers"] if k == b"traceparent"), None)
+        ex.continue_trace(traceparent.decode("latin-1") if traceparent else None)
+        response = self._problem(err, ex)
+        self._finish(ex, response)
+        return response
+
     async def _exchange(self, request: Request, ex: Exchange) -> Response:
         rt = self.rt
-        consumer = ex.consumer = rt.auth.verify(request.headers.get("authorization"))
+        consumer = ex.consumer = rt.auth.verify(authorization(request.headers))
         raw_path = request.scope.get("raw_path") or request.scope["path"].encode()
         match = rt.router.match(request.method, raw_path.decode("latin-1").partition("?")[0])
         route = ex.route = match.route
         if not subscribed(consumer, route.service):
             raise Forbidden(f"{consumer.id} is not subscribed to {route.service}")
-        body = await self._read_body(request)
+        body = await _read_body(request)
         ex.request_size = len(body)
-
-        now = datetime.now(UTC)
-        decision = await rt.quotas.acquire(rules_for(consumer, route.service), local_day(now))
-        shown = limited(decision)
-        ex.quota_remaining = tightest_remaining(decision.states)
-        quota_headers = ratelimit_headers(shown, now)
-        if not decision.admitted:
-            rt.metrics.quota_rejections.labels(consumer.id, route.service).inc()
-            raise QuotaExceeded(
-                f"{consumer.id} has used its daily quota ({', '.join(decision.violated)}); "
-                "it resets at local midnight (Asia/Ho_Chi_Minh)",
-                headers={
-                    "Retry-After": str(retry_after_seconds(now, rt.rng)),
-                    **quota_headers,
-                },
-                extensions={"violated-policies": list(decision.violated)},
-            )
-
-        upstream_status, upstream_headers, content = await self._forward(
+        quota = await admit(rt.quotas, consumer, route.service, rt.clock(), rt.rng)
+        ex.quota_remaining = quota.remaining
+        if quota.refusal is not None:
+            raise quota.refusal
+        status, headers, content = await self._forward(
             request, ex, consumer, route, match.upstream_path, body
         )
-        return self._passed_on(ex, route, upstream_status, upstream_headers, content, quota_headers)
-
-    async def _read_body(self, request: Request) -> bytes:
-        declared = request.headers.get("content-length")
-        if declared is not None:
-            if not declared.isdigit():
-                raise InvalidRequest("Content-Length is not a number")
-            if int(declared) > self.max_body:
-                raise PayloadTooLarge(f"the body exceeds {self.max_body} bytes")
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > self.max_body:
-                raise PayloadTooLarge(f"the body exceeds {self.max_body} bytes")
-            chunks.append(chunk)
-        body = b"".join(chunks)
-        content_type = request.headers.get("content-type", "")
-        if body and content_type.startswith(_JSON_TYPES[0]):
-            try:
-                json.loads(body)
-            except ValueError:
-                raise InvalidRequest("the body is not valid JSON") from None
-        return body
+        return self._passed_on(ex, route, status, headers, content, quota.headers)
 
     async def _forward(
         self,
@@ -233,41 +157,20 @@ class Proxy:
             (b"x-ndxp-exchange-id", ex.exchange_id.encode()),
             (b"traceparent", ex.traceparent().encode()),
         ]
-        query = request.scope.get("query_string", b"")
-        url = path + ("?" + query.decode("latin-1") if query else "")
-        client = rt.clients[route.provider]
-        upstream_request = client.build_request(
-            route.method,
-            url,
-            headers=headers,
-            content=body or None,
-            timeout=rt.timeouts[route.service],
-        )
+        query: bytes = request.scope.get("query_string", b"")
         inflight = rt.metrics.inflight.labels(route.provider)
         inflight.inc()
-        ex.request_out = datetime.now(UTC)
-        started = time.perf_counter()
         try:
-            with map_httpx_errors(route.provider, route.timeouts.total_s):
-                try:
-                    async with asyncio.timeout(route.timeouts.total_s):
-                        upstream = await client.send(upstream_request, stream=True)
-                        ex.response_in = datetime.now(UTC)
-                        ex.injected_fault = upstream.headers.get(INJECTED_FAULT_HEADER)
-                        try:
-                            content = await upstream.aread()
-                        finally:
-                            await upstream.aclose()
-                except HeadReceived as exc:  # the body broke after the head: keep its word
-                    ex.injected_fault = exc.response_headers.get(INJECTED_FAULT_HEADER)
-                    raise
+            result = await rt.upstream.send(route, route.method, path, query, headers, body)
         finally:
-            ex.upstream_s = time.perf_counter() - started
             inflight.dec()
-            rt.metrics.upstream_duration.labels(route.provider, route.service).observe(
-                ex.upstream_s
-            )
-        return upstream.status_code, upstream.headers.raw, content
+        ex.request_out, ex.response_in = result.request_out, result.response_in
+        ex.upstream_s = result.elapsed_s
+        ex.injected_fault = result.injected_fault  # kept even when the body broke
+        rt.metrics.upstream_duration.labels(route.provider, route.service).observe(ex.upstream_s)
+        if result.error is not None:
+            raise result.error
+        return result.status, result.headers, result.body
 
     def _passed_on(
         self,
@@ -288,10 +191,6 @@ class Proxy:
             ex.violations = self.rt.contracts.check(route.response_model, content)
         if ex.violations:
             headers.append((VIOLATIONS_HEADER.lower().encode(), ", ".join(ex.violations).encode()))
-            for path in ex.violations:
-                self.rt.metrics.contract_violations.labels(
-                    route.provider, route.service, path
-                ).inc()
         if status < 400:
             ex.outcome = OUTCOME_OK
         else:
@@ -310,71 +209,19 @@ class Proxy:
         return problem_response(err, ex.exchange_id)
 
     def _finish(self, ex: Exchange, response: Response) -> None:
-        rt = self.rt
         response.raw_headers.append((b"x-ndxp-exchange-id", ex.exchange_id.encode()))
-        duration_s = time.perf_counter() - ex.started
-        consumer = ex.consumer.id if ex.consumer else None
-        route = ex.route
-        provider = route.provider if route else None
-        service = route.service if route else None
-        succeeded = ex.outcome == OUTCOME_OK
-        detail = mask_personal_ids(ex.detail) if ex.detail else None
-        record = ExchangeRecord(
-            exchange_id=ex.exchange_id,
-            trace_id=ex.trace_id,
-            consumer=consumer,
-            provider=provider,
-            service=service,
-            method=ex.method,
-            path_template=route.path_template if route else None,
-            status_code=response.status_code,
-            outcome=ex.outcome,
-            succeeded=succeeded,
-            fault_code=None if succeeded else ex.outcome,
-            injected_fault=ex.injected_fault,
-            request_in_ts=ex.request_in,
-            request_out_ts=ex.request_out,
-            response_in_ts=ex.response_in,
-            response_out_ts=datetime.now(UTC),
-            duration_ms=duration_s * 1000.0,
-            upstream_ms=None if ex.upstream_s is None else ex.upstream_s * 1000.0,
-            request_size=ex.request_size,
-            response_size=len(response.body),
-            quota_remaining=ex.quota_remaining,
-            contract_violations=ex.violations,
-            detail=detail,
-        )
-        rt.log.submit(record)
-        metrics = rt.metrics
-        metrics.count_log_dropped(rt.log.dropped)
-        metrics.exchanges.labels(consumer or "-", provider or "-", service or "-", ex.outcome).inc()
-        metrics.exchange_duration.labels(provider or "-", service or "-").observe(duration_s)
-        for kind, rule in parse_injected_faults(ex.injected_fault):
-            metrics.injected_faults.labels(provider or "-", service or "-", kind, rule).inc()
-        level = "info" if succeeded or ex.outcome == OUTCOME_UPSTREAM_REJECTED else "warning"
-        if ex.outcome == GatewayInternalError.code:
-            level = "error"
-        _log.log(
-            _LEVELS[level],
-            "exchange",
-            consumer=consumer,
-            province=ex.consumer.province if ex.consumer else None,
-            provider=provider,
-            service=service,
-            method=ex.method,
-            path_template=record.path_template,
-            status_code=record.status_code,
-            outcome=ex.outcome,
-            duration_ms=round(record.duration_ms, 3),
-            upstream_ms=None if record.upstream_ms is None else round(record.upstream_ms, 3),
-            quota_remaining=ex.quota_remaining,
-            contract_violations=ex.violations or None,
-            injected_fault=ex.injected_fault,
-            detail=detail,
-        )
+        notify(self.rt.observers, ex.to_record(response.status_code, len(response.body)))
 
 
-_LEVELS = {"info": 20, "warning": 30, "error": 40}
+async def _read_body(request: Request) -> bytes:
+    # The size is bounded by the edge middleware; the shape of a JSON body is checked here.
+    body = b"".join([chunk async for chunk in request.stream()])
+    if body and request.headers.get("content-type", "").startswith(_JSON_TYPES[0]):
+        try:
+            json.loads(body)
+        except (ValueError, RecursionError):  # nesting deeper than the parser's stack
+            raise InvalidRequest("the body is not valid JSON (or nests too deep)") from None
+    return body
 
 
 def classify_provider_error(status: int, content: bytes) -> str:

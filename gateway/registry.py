@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    FilePath,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 
 from contracts.catalogue import PROVIDERS, operations_of
 from mock_services.provinces import PROVINCES
@@ -83,6 +91,18 @@ class ProviderSpec(_Model):
         default=None, pattern=r"^https?://", description="None: the mock's URL from settings."
     )
     timeouts: Timeouts = Field(default_factory=Timeouts)
+    max_connections: int = Field(
+        default=100, ge=1, description="Open connections to it at most, idle ones included."
+    )
+    pool_wait_s: float = Field(
+        default=5.0, gt=0, description="Wait for a free connection at the cap; then upstream_busy."
+    )
+    max_response_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=1, description="A larger body: upstream_response_too_large."
+    )
+    ca_file: FilePath | None = Field(
+        default=None, description="https: CA bundle to verify it with; None: the system's CAs."
+    )
     operations: list[OperationSpec] = Field(min_length=1)
 
     @model_validator(mode="after")

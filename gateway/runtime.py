@@ -1,15 +1,22 @@
-"""What a running gateway holds: the parts built at start-up and the resources of its lifespan.
+"""What a running gateway holds, in one object: :class:`Runtime`.
 
-:class:`Parts` are built by ``create_app`` (so a bad registry stops the start before any
-socket opens); :class:`Runtime` adds what the lifespan opens and closes — the quota store,
-the exchange log, the run store and one HTTP client per provider — and is what handlers
-reach, through :func:`get_runtime` (``RuntimeDep``).
+``create_app`` builds the parts that need no I/O — settings, registry, router, authenticator,
+metrics, contract checker — so a bad registry stops the start before any socket opens; the
+lifespan then opens the rest (quota store, exchange log, run store, the upstream clients) and
+builds the one ``Runtime`` handlers reach through :func:`get_runtime` (``RuntimeDep``).
+
+``observers`` is the seam where finished exchanges go: every
+:class:`~contracts.exchange.ExchangeRecord` is handed to each of them, in order, once (see
+:func:`gateway.exchange.notify`). The lifespan puts the exchange log, the metrics and the log
+line there; a feature that wants to watch exchanges appends one more.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Annotated
 
 import httpx
@@ -17,18 +24,20 @@ from fastapi import Depends, Request
 
 from gateway.auth import Authenticator
 from gateway.contract_check import ContractChecker
+from gateway.exchange import Observer
 from gateway.exchange_log import ExchangeLog
 from gateway.metrics import GatewayMetrics
 from gateway.quotas import QuotaStore
 from gateway.registry import Registry
 from gateway.routing import Router
 from gateway.runs import RunStore
+from gateway.upstream import Upstream
 from ndxp_config.settings import Settings
 
 
-@dataclass(frozen=True, slots=True)
-class Parts:
-    """Built once per app, before the lifespan starts."""
+@dataclass(slots=True)
+class Runtime:
+    """Everything a handler needs while the app runs."""
 
     settings: Settings
     registry: Registry
@@ -36,43 +45,17 @@ class Parts:
     auth: Authenticator
     metrics: GatewayMetrics
     contracts: ContractChecker
-
-
-@dataclass(slots=True)
-class Runtime:
-    """Everything a handler needs while the app runs."""
-
-    parts: Parts
     quotas: QuotaStore
     log: ExchangeLog
     clients: dict[str, httpx.AsyncClient]
     timeouts: dict[str, httpx.Timeout]  # per service
     runs: RunStore
+    upstream: Upstream  # the only way a province's call reaches a provider
+    observers: list[Observer] = field(default_factory=list)
     rng: random.Random = field(default_factory=random.Random)
-
-    @property
-    def settings(self) -> Settings:
-        return self.parts.settings
-
-    @property
-    def registry(self) -> Registry:
-        return self.parts.registry
-
-    @property
-    def router(self) -> Router:
-        return self.parts.router
-
-    @property
-    def auth(self) -> Authenticator:
-        return self.parts.auth
-
-    @property
-    def metrics(self) -> GatewayMetrics:
-        return self.parts.metrics
-
-    @property
-    def contracts(self) -> ContractChecker:
-        return self.parts.contracts
+    # What time it is for quotas (the local day, the reset); tests inject a clock to cross
+    # local midnight without waiting for it.
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
 def get_runtime(request: Request) -> Runtime:

@@ -7,6 +7,7 @@ import pytest
 
 from gateway import errors
 from gateway.registry import Timeouts
+from gateway.transport import MalformedResponse, ResponseTooLarge, UnexpectedTransportError
 from gateway.upstream import HTTPX_ERRORS, error_for, httpx_timeout, map_httpx_errors
 
 
@@ -42,7 +43,7 @@ def _request() -> httpx.Request:
         (httpx.ConnectTimeout("t"), "upstream_timeout"),
         (httpx.ReadTimeout("t"), "upstream_timeout"),
         (httpx.WriteTimeout("t"), "upstream_timeout"),
-        (httpx.PoolTimeout("t"), "upstream_timeout"),
+        (httpx.PoolTimeout("t"), "upstream_busy"),
         (httpx.ConnectError("refused"), "upstream_unreachable"),
         (httpx.ProxyError("p"), "upstream_unreachable"),
         (httpx.ReadError("reset"), "upstream_reset"),
@@ -53,6 +54,9 @@ def _request() -> httpx.Request:
         (httpx.TooManyRedirects("r"), "upstream_error"),
         (httpx.LocalProtocolError("ours"), "gateway_error"),
         (httpx.UnsupportedProtocol("ftp"), "gateway_error"),
+        (MalformedResponse("Content-Length: abc"), "upstream_protocol_error"),
+        (ResponseTooLarge("17 MiB"), "upstream_response_too_large"),
+        (UnexpectedTransportError("KeyError"), "gateway_error"),
     ],
     ids=lambda v: type(v).__name__ if isinstance(v, Exception) else v,
 )
