@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query
@@ -130,7 +130,7 @@ async def reset_quota(
     service: Annotated[str | None, Query(description="Only this service's counter.")] = None,
 ) -> QuotaReport:
     spec = _consumer(runtime, consumer)
-    day = local_day(datetime.now(UTC))
+    day = local_day(runtime.clock())
     if service is not None:
         keys = [service_key(spec.id, service)]
     else:
@@ -251,7 +251,7 @@ def _consumer(runtime: Runtime, consumer_id: str) -> ConsumerSpec:
 
 
 async def _report(runtime: Runtime, consumers: list[ConsumerSpec]) -> QuotaReport:
-    now = datetime.now(UTC)
+    now = runtime.clock()
     day = local_day(now)
     usage = await runtime.quotas.usage(day)
     overrides = await runtime.quotas.overrides()

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from fastapi import APIRouter, Request, Response
 
 from contracts.common import problem_responses
 from contracts.gateway import GatewayHealth, TokenResponse
 from gateway.auth import client_credentials
+from gateway.errors import QuotaUnavailable
 from gateway.metrics import QuotaSample
 from gateway.quota_rules import quota_entries
 from gateway.quotas import local_day
@@ -69,12 +68,15 @@ async def healthz() -> GatewayHealth:
     responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format."}},
 )
 async def metrics(runtime: RuntimeDep) -> Response:
-    day = local_day(datetime.now(UTC))
-    entries = quota_entries(
-        runtime.registry.consumers,
-        await runtime.quotas.usage(day),
-        await runtime.quotas.overrides(),
-    )
+    day = local_day(runtime.clock())
+    try:
+        entries = quota_entries(
+            runtime.registry.consumers,
+            await runtime.quotas.usage(day),
+            await runtime.quotas.overrides(),
+        )
+    except QuotaUnavailable:
+        entries = []  # the rest of the scrape (ndxp_quota_unmetered_total above all) still counts
     samples = [QuotaSample(e.consumer, e.policy, e.used, e.limit) for e in entries]
     runtime.metrics.count_log_dropped(runtime.log.dropped)
     body, content_type = runtime.metrics.exposition(samples)

@@ -15,7 +15,7 @@ service timeout).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from prometheus_client import (
@@ -29,6 +29,8 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from gateway.quotas import QuotaRule
 
 DURATION_BUCKETS = (
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 45.0, 60.0,
@@ -125,6 +127,13 @@ class GatewayMetrics:
             registry=target,
             multiprocess_mode="livesum",
         )
+        self.quota_unmetered = Counter(
+            "ndxp_quota_unmetered",
+            "Exchanges admitted without counting while the quota store was unreachable "
+            "(quota_failure_policy=open).",
+            ["consumer", "service"],
+            registry=target,
+        )
         self.log_dropped = Counter(
             "ndxp_exchange_log_dropped",
             "Exchange records the log could not keep (its queue was full).",
@@ -134,6 +143,14 @@ class GatewayMetrics:
         if target is not None:
             target.register(self._quotas)
         self._log_dropped_seen = 0
+
+    def count_unmetered(self, rules: Sequence[QuotaRule]) -> None:
+        """One exchange admitted without counting; labelled from its counters' keys."""
+        consumer, service = UNKNOWN, UNKNOWN
+        for rule in rules:
+            owner, _, named = rule.key.partition("|")
+            consumer, service = owner, named or service
+        self.quota_unmetered.labels(consumer, service).inc()
 
     def count_log_dropped(self, dropped: int) -> None:
         """Catch the counter up with the log's own (per-process, monotonic) drop count."""

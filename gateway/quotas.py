@@ -31,10 +31,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from time import monotonic, sleep
-from typing import Protocol, TypeVar
+from typing import Literal, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+FailurePolicy = Literal["closed", "open"]
 DAY_WINDOW_S = 86_400
 DEFAULT_FILE = "quotas.db"
 BUSY_TIMEOUT_MS = 10_000
@@ -107,8 +108,20 @@ class QuotaDecision:
     violated: tuple[str, ...]
 
 
+class QuotaStoreUnavailable(Exception):
+    """The store's backend cannot be reached (Redis down); the failure policy decides.
+
+    Raised by every method of a networked store; :mod:`gateway.quota_policy` turns it into
+    an admission (policy ``open``) or a 503 ``quota_unavailable`` (policy ``closed``).
+    """
+
+
 class QuotaStore(Protocol):
-    """Where daily usage and runtime limit overrides live; Redis will implement it later."""
+    """Where daily usage and runtime limit overrides live: SQLite on one host
+    (:class:`SqliteQuotaStore`) or Redis for several (:mod:`gateway.quotas_redis`).
+
+    Every method may raise :class:`QuotaStoreUnavailable` when the backend cannot be reached.
+    """
 
     async def acquire(self, rules: Sequence[QuotaRule], day: date) -> QuotaDecision:
         """Admit and count one request against every rule, or count nothing and reject.
@@ -336,20 +349,33 @@ def _acquire(conn: sqlite3.Connection, rules: Sequence[QuotaRule], day: str) -> 
     return QuotaDecision(admitted=admitted, states=tuple(states), violated=violated)
 
 
-def open_quota_store(url: str | None, state_dir: Path) -> QuotaStore:
-    """The store named by ``settings.gateway.quota_store_url``.
+def open_quota_store(
+    url: str | None,
+    state_dir: Path,
+    *,
+    failure_policy: FailurePolicy = "closed",
+    on_unmetered: Callable[[Sequence[QuotaRule]], None] | None = None,
+) -> QuotaStore:
+    """The store named by ``settings.gateway.quota_store_url``, under its failure policy.
 
     None means SQLite at ``state_dir/quotas.db``; ``sqlite:///<path>`` picks another file
-    (a relative path is taken under ``state_dir``); ``redis://`` comes in a later issue.
+    (a relative path is taken under ``state_dir``); ``redis://`` (``rediss://``, ``unix://``)
+    the Redis store shared by several gateway instances. When the store cannot be reached,
+    ``failure_policy`` applies (see :mod:`gateway.quota_policy`); ``on_unmetered`` is told
+    of each admission made without counting (the metric).
     """
+    from gateway.quota_policy import GuardedQuotaStore
+
+    store: QuotaStore
     if url is None:
-        return SqliteQuotaStore(state_dir / DEFAULT_FILE)
-    if url.startswith(("redis://", "rediss://")):
-        raise NotImplementedError(
-            "quota_store_url: the Redis quota store comes in a later issue; "
-            "leave it unset to use the embedded SQLite store"
-        )
-    return SqliteQuotaStore(_sqlite_path_from_url(url, state_dir, setting="quota_store_url"))
+        store = SqliteQuotaStore(state_dir / DEFAULT_FILE)
+    elif url.startswith(("redis://", "rediss://", "unix://")):
+        from gateway.quotas_redis import RedisQuotaStore
+
+        store = RedisQuotaStore(url)
+    else:
+        store = SqliteQuotaStore(_sqlite_path_from_url(url, state_dir, setting="quota_store_url"))
+    return GuardedQuotaStore(store, failure_policy, on_unmetered)
 
 
 def _sf_string(value: str) -> str:

@@ -121,10 +121,19 @@ class GatewaySettings(BaseModel):
     token_ttl_s: int = Field(default=300, gt=0)
     admin_token: SecretStr = SecretStr(DEV_ADMIN_TOKEN)
     quota_store_url: str | None = Field(
-        default=None, description="None: SQLite under state_dir. redis://... later."
+        default=None,
+        description="None: SQLite under state_dir; sqlite:///<path>; or redis://host:port/db "
+        "(shared by several gateway instances).",
+    )
+    quota_failure_policy: Literal["closed", "open"] = Field(
+        default="closed",
+        description="When the quota store cannot be reached: closed answers 503 "
+        "quota_unavailable; open admits and counts the admission in ndxp_quota_unmetered_total.",
     )
     exchange_log_url: str | None = Field(
-        default=None, description="None: SQLite under state_dir. postgresql://... later."
+        default=None,
+        description="None: SQLite under state_dir; sqlite:///<path>; or postgresql://... "
+        "(shared by several gateway instances).",
     )
     max_request_bytes: int = Field(
         default=1_048_576, gt=0, description="Larger request bodies get 413 payload_too_large."

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
 import threading
-from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
+from gateway.quota_policy import GuardedQuotaStore
 from gateway.quotas import (
     LOCAL_TZ,
     QuotaDecision,
     QuotaRule,
     QuotaState,
-    SqliteQuotaStore,
     connect_sqlite,
     local_day,
     open_quota_store,
@@ -25,6 +23,7 @@ from gateway.quotas import (
     retry_after_seconds,
     seconds_until_local_midnight,
 )
+from gateway.quotas_redis import RedisQuotaStore
 
 DAY = date(2025, 3, 14)
 CONSUMER = QuotaRule(key="onestop-thanh-hoa", policy="daily", limit=5)
@@ -41,25 +40,6 @@ def utc(y: int, mo: int, d: int, h: int = 0, mi: int = 0, s: int = 0, us: int = 
 
 def local(y: int, mo: int, d: int, h: int = 0, mi: int = 0, s: int = 0) -> datetime:
     return datetime(y, mo, d, h, mi, s, tzinfo=LOCAL_TZ)
-
-
-@pytest.fixture
-async def make_store(tmp_path: Path) -> AsyncIterator[Callable[[], SqliteQuotaStore]]:
-    """Stores on one file: several workers, or one worker restarted. Closed at teardown."""
-    made: list[SqliteQuotaStore] = []
-
-    def make() -> SqliteQuotaStore:
-        made.append(SqliteQuotaStore(tmp_path / "quotas.db"))
-        return made[-1]
-
-    yield make
-    for quota_store in made:
-        await quota_store.close()
-
-
-@pytest.fixture
-def store(make_store: Callable[[], SqliteQuotaStore]) -> SqliteQuotaStore:
-    return make_store()
 
 
 # --- the local day -----------------------------------------------------------------------
@@ -114,88 +94,7 @@ def test_retry_after_without_jitter_is_exact_and_seeded_jitter_repeats() -> None
     assert len(set(first)) == 1
 
 
-# --- the store: counting -----------------------------------------------------------------
-
-
-async def test_acquire_admits_up_to_the_limit_then_rejects(store: SqliteQuotaStore) -> None:
-    decisions = [await store.acquire([SERVICE], DAY) for _ in range(5)]
-    assert [d.admitted for d in decisions] == [True, True, True, False, False]
-    assert decisions[2].states == (
-        QuotaState(key=SERVICE.key, policy=SERVICE.policy, limit=3, used=3, remaining=0),
-    )
-    assert decisions[3].violated == ("daily-population.get_citizen",)
-    assert await store.usage(DAY) == {SERVICE.key: 3}
-
-
-async def test_states_are_reported_after_the_decision(store: SqliteQuotaStore) -> None:
-    decision = await store.acquire([CONSUMER, SERVICE], DAY)
-    assert decision.admitted
-    assert decision.violated == ()
-    assert [(s.used, s.remaining) for s in decision.states] == [(1, 4), (1, 2)]
-
-
-async def test_spent_consumer_quota_does_not_increment_service_counter(
-    store: SqliteQuotaStore,
-) -> None:
-    other = QuotaRule(key="onestop-thanh-hoa|civil-registry.get_dossier", policy="x", limit=99)
-    for _ in range(CONSUMER.limit):
-        assert (await store.acquire([CONSUMER, other], DAY)).admitted
-    decision = await store.acquire([CONSUMER, SERVICE], DAY)
-    assert not decision.admitted
-    assert decision.violated == ("daily",)
-    usage = await store.usage(DAY)
-    assert SERVICE.key not in usage  # all or nothing: the service counter never moved
-    assert usage[CONSUMER.key] == CONSUMER.limit
-
-
-async def test_spent_service_quota_does_not_increment_consumer_counter(
-    store: SqliteQuotaStore,
-) -> None:
-    for _ in range(SERVICE.limit):
-        await store.acquire([CONSUMER, SERVICE], DAY)
-    decision = await store.acquire([CONSUMER, SERVICE], DAY)
-    assert not decision.admitted
-    assert decision.violated == ("daily-population.get_citizen",)
-    assert await store.usage(DAY) == {CONSUMER.key: 3, SERVICE.key: 3}
-
-
-async def test_usage_is_per_local_day(store: SqliteQuotaStore) -> None:
-    for _ in range(SERVICE.limit):
-        await store.acquire([SERVICE], DAY)
-    assert not (await store.acquire([SERVICE], DAY)).admitted
-    next_day = DAY + timedelta(days=1)
-    assert (await store.acquire([SERVICE], next_day)).admitted
-    assert await store.usage(next_day) == {SERVICE.key: 1}
-
-
-async def test_concurrent_acquires_never_admit_more_than_the_limit(
-    store: SqliteQuotaStore,
-) -> None:
-    rule = QuotaRule(key="onestop-ha-noi", policy="daily", limit=37)
-    decisions = await asyncio.gather(*(store.acquire([rule], DAY) for _ in range(200)))
-    assert sum(d.admitted for d in decisions) == 37
-    assert await store.usage(DAY) == {"onestop-ha-noi": 37}
-
-
-async def test_two_stores_on_one_file_share_the_limit_exactly(
-    store: SqliteQuotaStore, make_store: Callable[[], SqliteQuotaStore]
-) -> None:
-    other = make_store()  # a second connection and thread: what a second worker has
-    rule = QuotaRule(key="onestop-da-nang", policy="daily", limit=50)
-    calls = [(store if i % 2 else other).acquire([rule], DAY) for i in range(200)]
-    decisions = await asyncio.gather(*calls)
-    assert sum(d.admitted for d in decisions) == 50
-
-
-async def test_restart_keeps_the_days_usage(make_store: Callable[[], SqliteQuotaStore]) -> None:
-    first = make_store()
-    for _ in range(2):
-        await first.acquire([SERVICE], DAY)
-    await first.close()
-    restarted = make_store()
-    assert await restarted.usage(DAY) == {SERVICE.key: 2}
-    decision = await restarted.acquire([SERVICE], DAY)
-    assert decision.states[0].used == 3
+# --- the SQLite store (behaviour common to every store: test_quota_store_conformance.py) --
 
 
 def test_workers_opening_a_fresh_file_together_all_start(tmp_path: Path) -> None:
@@ -218,73 +117,6 @@ def test_workers_opening_a_fresh_file_together_all_start(tmp_path: Path) -> None
             path = tmp_path / f"fresh-{round_}.db"
             modes = list(pool.map(open_after, [barrier] * openers, [path] * openers))
             assert modes == [["wal"]] * openers
-
-
-async def test_acquire_with_no_rules_admits_without_state(store: SqliteQuotaStore) -> None:
-    decision = await store.acquire([], DAY)
-    assert decision == QuotaDecision(admitted=True, states=(), violated=())
-
-
-async def test_duplicate_rule_keys_are_refused(store: SqliteQuotaStore) -> None:
-    with pytest.raises(ValueError, match="distinct"):
-        await store.acquire([SERVICE, SERVICE], DAY)
-
-
-async def test_closed_store_refuses_calls(tmp_path: Path) -> None:
-    closed = SqliteQuotaStore(tmp_path / "q.db")
-    await closed.close()
-    with pytest.raises(RuntimeError, match="closed"):
-        await closed.usage(DAY)
-
-
-# --- the store: overrides and admin reset ------------------------------------------------
-
-
-async def test_override_applies_to_the_next_acquire(store: SqliteQuotaStore) -> None:
-    for _ in range(SERVICE.limit):
-        await store.acquire([SERVICE], DAY)
-    await store.set_override(SERVICE.key, 4)
-    raised = await store.acquire([SERVICE], DAY)
-    assert raised.admitted
-    assert raised.states[0].limit == 4
-    await store.set_override(SERVICE.key, 1)
-    lowered = await store.acquire([SERVICE], DAY)
-    assert not lowered.admitted
-    assert lowered.states[0] == QuotaState(SERVICE.key, SERVICE.policy, 1, used=4, remaining=0)
-
-
-async def test_override_set_by_another_worker_applies_immediately(
-    store: SqliteQuotaStore, make_store: Callable[[], SqliteQuotaStore]
-) -> None:
-    admin = make_store()
-    await admin.set_override(SERVICE.key, 0)
-    assert not (await store.acquire([SERVICE], DAY)).admitted
-
-
-async def test_removing_an_override_restores_the_registry_limit(store: SqliteQuotaStore) -> None:
-    await store.set_override(SERVICE.key, 10)
-    await store.set_override(CONSUMER.key, 20)
-    assert await store.overrides() == {SERVICE.key: 10, CONSUMER.key: 20}
-    await store.set_override(SERVICE.key, None)
-    assert await store.overrides() == {CONSUMER.key: 20}
-    decision = await store.acquire([SERVICE], DAY)
-    assert decision.states[0].limit == SERVICE.limit
-
-
-async def test_negative_override_is_refused(store: SqliteQuotaStore) -> None:
-    with pytest.raises(ValueError, match=">= 0"):
-        await store.set_override(SERVICE.key, -1)
-
-
-async def test_reset_zeroes_one_key_or_the_whole_day(store: SqliteQuotaStore) -> None:
-    for _ in range(2):
-        await store.acquire([CONSUMER, SERVICE], DAY)
-    await store.acquire([SERVICE], DAY + timedelta(days=1))
-    await store.reset(DAY, SERVICE.key)
-    assert await store.usage(DAY) == {CONSUMER.key: 2}
-    await store.reset(DAY)
-    assert await store.usage(DAY) == {}
-    assert await store.usage(DAY + timedelta(days=1)) == {SERVICE.key: 1}
 
 
 # --- choosing a store --------------------------------------------------------------------
@@ -311,9 +143,16 @@ async def test_sqlite_url_picks_the_file(tmp_path: Path, url: str, relative: str
     assert (tmp_path / relative).is_file()
 
 
-def test_redis_url_is_not_implemented_yet(tmp_path: Path) -> None:
-    with pytest.raises(NotImplementedError, match="later issue"):
-        open_quota_store("redis://localhost:6379/0", tmp_path)
+async def test_redis_url_opens_the_redis_store_under_the_failure_policy(tmp_path: Path) -> None:
+    quota_store = open_quota_store("redis://127.0.0.1:6379/0", tmp_path, failure_policy="open")
+    try:
+        assert isinstance(quota_store, GuardedQuotaStore)
+        assert quota_store.policy == "open"
+        assert isinstance(quota_store.store, RedisQuotaStore)
+        assert quota_store.store.url == "redis://127.0.0.1:6379/0"
+    finally:
+        await quota_store.close()
+    assert not (tmp_path / "quotas.db").exists()
 
 
 def test_unknown_url_scheme_is_refused(tmp_path: Path) -> None:
