@@ -14,7 +14,7 @@ import time
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
 from contracts.common import problem_responses
@@ -30,6 +30,7 @@ from contracts.gateway import (
     RegistryView,
     TimeoutsView,
 )
+from gateway.auth import authorization
 from gateway.errors import GatewayError, InvalidRequest, NotFound, Unauthenticated
 from gateway.exchange_log import ExchangeQuery
 from gateway.quota_rules import consumer_key, quota_entries, service_key, split_key
@@ -42,12 +43,9 @@ HEALTH_TIMEOUT_S = 2.0
 _EXPORT_TYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
 
 
-def require_admin(
-    runtime: RuntimeDep,
-    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> None:
+def require_admin(runtime: RuntimeDep, request: Request) -> None:
     """Refuse anyone without the admin bearer token (compared in constant time)."""
-    scheme, _, token = (authorization or "").partition(" ")
+    scheme, _, token = (authorization(request.headers) or "").partition(" ")
     expected = runtime.settings.gateway.admin_token.get_secret_value()
     if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), expected.encode()):
         raise Unauthenticated("the admin API needs Authorization: Bearer <admin token>")

@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Match
+from starlette.routing import BaseRoute, Match
 from starlette.routing import Route as StarletteRoute
 from starlette.types import Scope
 
@@ -189,14 +189,24 @@ async def _exchange(request: Request) -> Response:
     if path.split("/", 2)[1] in RESERVED:
         # The gateway's own endpoints are never exchanges, but a refusal here is: a known
         # path with another method is 405 with Allow, as the router would have answered.
-        for route in request.app.router.routes:
-            if route.matches(request.scope)[0] is Match.PARTIAL:
-                allow = ", ".join(sorted(getattr(route, "methods", None) or ()))
-                refusal = MethodNotAllowed(f"{request.method} {path}", headers={"Allow": allow})
-                return _refuse(request.scope, refusal)
+        allowed = _allowed_methods(request.app.router.routes[:-1], request.scope)
+        if allowed:
+            refusal = MethodNotAllowed(
+                f"{request.method} {path}", headers={"Allow": ", ".join(allowed)}
+            )
+            return _refuse(request.scope, refusal)
         return _refuse(request.scope, NotFound(f"no gateway endpoint at {path}"))
     proxy: Proxy = request.app.state.proxy
     return await proxy.handle(request)
+
+
+def _allowed_methods(routes: list[BaseRoute], scope: Scope) -> list[str]:
+    """The methods some endpoint answers at this path (the ``Allow`` of a 405)."""
+    return [
+        method
+        for method in _PROXY_METHODS
+        if any(r.matches({**scope, "method": method})[0] is Match.FULL for r in routes)
+    ]
 
 
 def _refuse(scope: Scope, err: GatewayError) -> Response:

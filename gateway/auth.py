@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 import jwt
+from starlette.datastructures import Headers
 
 from contracts.gateway import TokenResponse
 from gateway.errors import InvalidRequest, Unauthenticated
@@ -108,6 +109,22 @@ class Authenticator:
             self._verified.clear()
         self._verified[token] = (consumer, float(claims["exp"]))
         return consumer
+
+
+def authorization(headers: Headers) -> str | None:
+    """The request's one ``Authorization`` header, or None.
+
+    Raises:
+        InvalidRequest: the header is repeated. Which copy would win differs between
+            servers and proxies, so neither does (RFC 6750 §3.1: ``invalid_request``, 400).
+    """
+    values = headers.getlist("authorization")
+    if len(values) > 1:
+        raise InvalidRequest(
+            "send exactly one Authorization header",
+            headers={"WWW-Authenticate": 'Bearer realm="ndxp", error="invalid_request"'},
+        )
+    return values[0] if values else None
 
 
 def _bearer(authorization: str | None) -> str:

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 
 from contracts.common import problem_responses
 from contracts.gateway import GatewayHealth, TokenResponse
-from gateway.auth import client_credentials
+from gateway.auth import authorization, client_credentials
 from gateway.errors import QuotaUnavailable
 from gateway.metrics import QuotaSample
 from gateway.quota_rules import quota_entries
@@ -45,9 +45,8 @@ _TOKEN_FORM = {
     responses=problem_responses(400, 401),
 )
 async def issue_token(request: Request, runtime: RuntimeDep, response: Response) -> TokenResponse:
-    client_id, client_secret = client_credentials(
-        await request.body(), request.headers.get("authorization")
-    )
+    given = authorization(request.headers)
+    client_id, client_secret = client_credentials(await request.body(), given)
     consumer = runtime.auth.authenticate_client(client_id, client_secret)
     # RFC 6749 §5.1: token responses must not be cached.
     response.headers["Cache-Control"] = "no-store"

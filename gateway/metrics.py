@@ -30,6 +30,8 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from contracts.exchange import ExchangeRecord, parse_injected_faults
+from gateway.errors import QuotaExceeded
 from gateway.quotas import QuotaRule
 
 DURATION_BUCKETS = (
@@ -134,6 +136,12 @@ class GatewayMetrics:
             ["consumer", "service"],
             registry=target,
         )
+        self.live_feed_dropped = Counter(
+            "ndxp_live_feed_dropped",
+            "Finished exchange records the live view's feed did not take (nobody listening, "
+            "or its queue full); the exchange log still has them.",
+            registry=target,
+        )
         self.log_dropped = Counter(
             "ndxp_exchange_log_dropped",
             "Exchange records the log could not keep (its queue was full).",
@@ -151,6 +159,19 @@ class GatewayMetrics:
             owner, _, named = rule.key.partition("|")
             consumer, service = owner, named or service
         self.quota_unmetered.labels(consumer, service).inc()
+
+    def observe(self, record: ExchangeRecord) -> None:
+        """Count one finished exchange (an observer of ``Runtime.observers``)."""
+        provider, service = record.provider or UNKNOWN, record.service or UNKNOWN
+        consumer = record.consumer or UNKNOWN
+        self.exchanges.labels(consumer, provider, service, record.outcome).inc()
+        self.exchange_duration.labels(provider, service).observe(record.duration_ms / 1000.0)
+        if record.outcome == QuotaExceeded.code:
+            self.quota_rejections.labels(consumer, service).inc()
+        for path in record.contract_violations:
+            self.contract_violations.labels(provider, service, path).inc()
+        for kind, rule in parse_injected_faults(record.injected_fault):
+            self.injected_faults.labels(provider, service, kind, rule).inc()
 
     def count_log_dropped(self, dropped: int) -> None:
         """Catch the counter up with the log's own (per-process, monotonic) drop count."""

@@ -3,9 +3,15 @@
 The exchange path renders its errors itself (it has an exchange id to add); these handlers
 cover the token endpoint, the admin API and the framework's own refusals, so that no answer
 of the gateway is ever anything but ``application/problem+json`` with a stable ``code``.
+
+A refusal that is not an answer of one of the gateway's endpoints — the router's 404 and 405
+(with ``Allow``), and the edge's refusals of a body (:mod:`gateway.edge`), even when FastAPI
+wrapped them while parsing — is recorded as an exchange, through ``Proxy.refuse``.
 """
 
 from __future__ import annotations
+
+import re
 
 import structlog
 from fastapi import FastAPI, Request
@@ -21,9 +27,11 @@ from gateway.errors import (
     MethodNotAllowed,
     NotFound,
 )
+from gateway.protocol import EDGE_ERROR
 
 _log = structlog.get_logger("ndxp.gateway")
 _HTTP_CODES: dict[int, type[GatewayError]] = {404: NotFound, 405: MethodNotAllowed}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def problem_response(err: GatewayError, exchange_id: str | None = None) -> Response:
@@ -37,8 +45,15 @@ def problem_response(err: GatewayError, exchange_id: str | None = None) -> Respo
     )
 
 
+def _recorded(request: Request, err: GatewayError) -> Response:
+    proxy = getattr(request.app.state, "proxy", None)  # None before the lifespan started
+    return problem_response(err) if proxy is None else proxy.refuse(request.scope, err)
+
+
 async def _gateway_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, GatewayError)
+    if request.scope.get(EDGE_ERROR) is exc:  # the edge refused the body
+        return _recorded(request, exc)
     return problem_response(exc)
 
 
@@ -58,10 +73,22 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    edge: GatewayError | None = request.scope.get(EDGE_ERROR)
+    if edge is not None:  # the framework wrapped the edge's refusal of the body
+        return _recorded(request, edge)
     cls = _HTTP_CODES.get(exc.status_code)
     if cls is None:
         cls = InvalidRequest if exc.status_code < 500 else GatewayInternalError
-    return problem_response(cls(str(exc.detail), headers=dict(exc.headers or {})))
+    err = cls(str(exc.detail), headers=dict(exc.headers or {}))
+    if cls not in (NotFound, MethodNotAllowed):
+        return problem_response(err)
+    # The router's own refusal: no endpoint answered, so it is an exchange like any other.
+    path: str = request.scope["path"]
+    if not path.startswith("/"):  # OPTIONS *, or an authority (CONNECT)
+        err = InvalidRequest("the request target must be a path (origin-form, RFC 9112 §3.2.1)")
+    elif _CONTROL.search(path):  # %0d%0a and friends, decoded
+        err = InvalidRequest("the path contains control characters")
+    return _recorded(request, err)
 
 
 async def _bug(request: Request, exc: Exception) -> Response:

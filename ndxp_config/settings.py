@@ -138,6 +138,20 @@ class GatewaySettings(BaseModel):
     max_request_bytes: int = Field(
         default=1_048_576, gt=0, description="Larger request bodies get 413 payload_too_large."
     )
+    max_head_bytes: int = Field(
+        default=32_768,
+        gt=0,
+        description="Request line plus header fields; more is 431 request_header_fields_too_large.",
+    )
+    max_header_count: int = Field(
+        default=100, gt=0, description="Header fields per request; more is 431."
+    )
+    header_timeout_s: float = Field(
+        default=10.0, gt=0, description="Deadline for a request head; then 408 request_timeout."
+    )
+    body_timeout_s: float = Field(
+        default=30.0, gt=0, description="Deadline for a request body after its head; then 408."
+    )
     journal: JournalSettings = Field(default_factory=JournalSettings)
 
     @property

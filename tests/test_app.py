@@ -23,14 +23,19 @@ def test_bad_registry_stops_create_app_with_the_field_named(tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize("path", ["/admin/nothing", "/oauth2/other", "/metrics/x"])
-async def test_unknown_gateway_paths_are_not_found_not_exchanges(tmp_path: Path, path: str) -> None:
+async def test_unknown_gateway_paths_are_not_found_and_recorded_once(
+    tmp_path: Path, path: str
+) -> None:
+    # Every refusal is an exchange (issue 10), the router's 404s included.
     settings = gateway_settings(tmp_path / "state", small_registry())
     async with running_gateway(settings) as (app, client):
         response = await client.get(path)
         assert response.status_code == 404
         assert response.json()["code"] == "not_found"
         await app.state.runtime.log.flush()
-        assert (await app.state.runtime.log.query(ExchangeQuery())).total == 0
+        page = await app.state.runtime.log.query(ExchangeQuery())
+        assert [(r.outcome, r.status_code) for r in page.items] == [("not_found", 404)]
+        assert page.items[0].exchange_id == response.headers["x-ndxp-exchange-id"]
 
 
 async def test_shutdown_flushes_every_record(tmp_path: Path) -> None:
@@ -55,3 +60,4 @@ async def test_wrong_method_on_a_gateway_endpoint_is_a_problem(tmp_path: Path) -
         assert response.status_code == 405
         assert response.headers["content-type"] == "application/problem+json"
         assert response.json()["code"] == "method_not_allowed"
+        assert response.headers["allow"] == "GET"

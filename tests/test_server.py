@@ -19,7 +19,7 @@ def _restore_structlog() -> object:
     structlog.reset_defaults()
 
 
-def test_factory_reads_settings_from_the_environment(
+async def test_factory_reads_settings_from_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     registry = tmp_path / "r.yaml"
@@ -28,7 +28,9 @@ def test_factory_reads_settings_from_the_environment(
     monkeypatch.setenv("NDXP_GATEWAY__REGISTRY_PATH", str(registry))
     app = app_factory()
     assert app.title.startswith("NDXP gateway")
-    assert {r.provider for r in app.state.parts.router.routes} == {"population", "civil-registry"}
+    async with app.router.lifespan_context(app):
+        routes = app.state.runtime.router.routes
+        assert {r.provider for r in routes} == {"population", "civil-registry"}
 
 
 def test_logs_are_json_lines(capsys: pytest.CaptureFixture[str]) -> None:
