@@ -6,17 +6,17 @@ Every command has ``--help``. Settings come from ``NDXP_*`` environment variable
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
-import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
 
 from ndxp_config.settings import MOCK_NAMES, Settings, get_settings
-from ndxp_sim.cli_consumers import kit_command
+from ndxp_sim.cli_consumers import consumers_app, kit_command
 from ndxp_sim.cli_scenarios import report_command, scenario_app
 
 if TYPE_CHECKING:
@@ -32,6 +32,10 @@ console = Console()
 app.add_typer(scenario_app, name="scenario")
 app.command("report")(report_command)
 app.command("kit")(kit_command)
+app.add_typer(consumers_app, name="consumers")
+
+# What stops `up` in order: docker stop/systemd/kill, Ctrl-C, the terminal closing.
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 @app.command()
@@ -65,31 +69,81 @@ def up(
             min=0.001, help="Flows per second for --traffic; default from the reports (0.5)."
         ),
     ] = None,
+    live: Annotated[
+        bool,
+        typer.Option(
+            "--live/--no-live",
+            help="Also start the trainers' live view (NDXP_LIVE__PORT, default 8090), fed by "
+            "the gateway.",
+        ),
+    ] = True,
 ) -> None:
     """Start the four mock national databases and the NDXP gateway; Ctrl-C stops them all."""
     from ndxp_sim import supervisor
 
     settings = get_settings()
-    services = supervisor.plan(settings, gateway=gateway)
-    if gateway:
-        supervisor.reset_metrics_dir(settings)
+    live = live and gateway
+    if live:  # the gateway publishes each finished exchange to the live view's socket
+        from liveview.process import live_env, live_service
+
+        env = live_env(settings)
+        services = [*supervisor.plan(settings, env=env), live_service(settings, env)]
+    else:
+        services = supervisor.plan(settings, gateway=gateway)
+    with contextlib.ExitStack() as claimed:
+        try:  # refused before any output or change: a second stack, a busy port
+            claimed.enter_context(supervisor.claim(settings, services))
+        except supervisor.Busy as exc:
+            console.print(f"[red]ndxp-sim up refused:[/red] {exc}")
+            raise typer.Exit(1) from None
+        # SIGTERM (docker stop, systemd, kill), SIGINT (Ctrl-C) and SIGHUP (the terminal
+        # closed) all stop the stack in order; a shell that started us in the background may
+        # have left SIGINT ignored, so set it too. Should the supervisor die anyway (SIGKILL),
+        # the kernel sends the children SIGTERM.
+        for signum in _STOP_SIGNALS:
+            signal.signal(signum, _interrupt)
+        try:
+            if gateway:
+                supervisor.reset_metrics_dir(settings)
+            _start_stack(settings, services, timeout, scenario, observe, traffic, traffic_rate)
+            _print_welcome(settings, services, gateway=gateway)
+            dead = supervisor.watch(services)  # a child that dies on its own stops them all
+        except KeyboardInterrupt:
+            dead = []
+            _say("\nStopping…")
+        finally:
+            for signum in _STOP_SIGNALS:
+                signal.signal(signum, signal.SIG_IGN)  # the stop is bounded: let it finish
+            supervisor.stop(services)
+    if dead:
+        _say(f"[red]stopped because {', '.join(dead)} exited; see its log[/red]")
+        raise typer.Exit(1)
+    _say("All services stopped.")
+
+
+def _start_stack(
+    settings: Settings,
+    services: list[Service],
+    timeout: float,
+    scenario: str | None,
+    observe: bool,
+    traffic: bool,
+    traffic_rate: float | None,
+) -> None:
+    """Start ``services``, then the scenario, traffic and Prometheus asked for; on failure
+    print why and exit 1 (the caller stops whatever was started)."""
+    from ndxp_sim import supervisor
+
+    gateway = any(s.name == "gateway" for s in services)
+    if (traffic or traffic_rate is not None) and not gateway:
+        _fail("--traffic needs the gateway")
     try:
         supervisor.start_all(services, timeout)
-    except supervisor.StartupError as exc:
-        console.print(f"[red]ndxp-sim up failed:[/red] {exc}")
-        raise typer.Exit(1) from None
-    if scenario is not None:
-        try:
+        if scenario is not None:
             _start_scenario(settings, scenario, gateway=gateway)
-        except RuntimeError as exc:
-            supervisor.stop(services)
-            console.print(f"[red]ndxp-sim up failed:[/red] {exc}")
-            raise typer.Exit(1) from None
+    except (supervisor.StartupError, RuntimeError) as exc:
+        _fail(str(exc))
     if traffic or traffic_rate is not None:
-        if not gateway:
-            supervisor.stop(services)
-            console.print("[red]ndxp-sim up failed:[/red] --traffic needs the gateway")
-            raise typer.Exit(1)
         from connectors.provinces import DEFAULT_RATE
         from connectors.traffic import traffic_service
 
@@ -105,24 +159,17 @@ def up(
             services.append(observability.start_prometheus(settings, timeout_s=timeout))
         except observability.ObserveError as exc:
             console.print(f"[yellow]--observe: {exc}; the stack runs without it[/yellow]")
-    _print_welcome(settings, services, gateway=gateway)
-    # SIGTERM (docker stop, systemd, kill) and SIGINT (Ctrl-C) both stop the stack cleanly; a
-    # shell that started us in the background may have left SIGINT ignored, so set it too.
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGINT, _interrupt)
-    dead: list[str] = []
-    try:
-        while not dead:  # poll: a child that dies on its own stops the whole stack
-            time.sleep(0.5)
-            dead = [s.name for s in services if s.process is None or s.process.poll() is not None]
-    except KeyboardInterrupt:
-        console.print("\nStopping…")
-    finally:
-        supervisor.stop(services)
-    if dead:
-        console.print(f"[red]stopped because {', '.join(dead)} exited; see its log[/red]")
-        raise typer.Exit(1)
-    console.print("All services stopped.")
+
+
+def _fail(message: str) -> NoReturn:
+    console.print(f"[red]ndxp-sim up failed:[/red] {message}")
+    raise typer.Exit(1)
+
+
+def _say(message: str) -> None:
+    """Print, unless the terminal is gone (SIGHUP): stopping must not fail on a closed tty."""
+    with contextlib.suppress(OSError):
+        console.print(message)
 
 
 def _start_scenario(settings: Settings, name: str, *, gateway: bool) -> None:
@@ -167,6 +214,11 @@ def _print_welcome(settings: Settings, services: list[Service], *, gateway: bool
     console.print("[bold green]ndxp-sim is up[/bold green]")
     for service in services:
         console.print(f"  {service.name:<18} {service.url}   (log: {service.log_path})")
+    for service in services:
+        if service.name == "live-view":
+            console.print(
+                f"\nTrainers' live view: [bold]{service.url}[/bold] (open it in a browser)"
+            )
     from mock_services.population import sample_ids
 
     pid = sample_ids(settings.mocks.seed, "038")[0]
@@ -260,6 +312,14 @@ def serve_mock(
     )
 
 
+@app.command("serve-live")
+def serve_live() -> None:
+    """Run the trainers' live view in the foreground (`up` starts it; NDXP_LIVE__PORT)."""
+    from liveview.process import serve
+
+    serve(get_settings())
+
+
 @app.command("serve-gateway")
 def serve_gateway() -> None:
     """Run the NDXP gateway in the foreground, with `NDXP_GATEWAY__WORKERS` uvicorn workers."""
@@ -269,13 +329,15 @@ def serve_gateway() -> None:
     metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if metrics_dir:  # prometheus_client's multiprocess mode needs the directory to exist
         Path(metrics_dir).mkdir(parents=True, exist_ok=True)
+    from gateway.server import uvicorn_options
+
     uvicorn.run(
         "gateway.server:app_factory",
         factory=True,
         host=settings.gateway.host,
         port=settings.gateway.port,
         workers=settings.gateway.workers,
-        log_level="warning",
+        **uvicorn_options(),
     )
 
 
