@@ -23,7 +23,14 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from contracts.common import PersonalId, ProvinceCode, Timestamp, WireModel
+from contracts.common import (
+    LifecycleStatus,
+    PersonalId,
+    ProvinceCode,
+    StatusTransition,
+    Timestamp,
+    WireModel,
+)
 
 EntityKind = Literal["enterprise", "household_business", "cooperative"]
 ENTERPRISE_CODE_PATTERN = r"^\d{10}$"
@@ -59,7 +66,7 @@ FileId = Annotated[str, Field(pattern=FILE_ID_PATTERN, description=FILE_ID_DESCR
 EntityStatus = Literal[
     "active", "suspended", "dissolving", "dissolved", "not_at_registered_address"
 ]
-DossierStatus = Literal["processed", "returned", "rejected"]
+DossierStatus = LifecycleStatus
 
 
 class BusinessLine(WireModel):
@@ -154,8 +161,8 @@ class DossierSummary(WireModel):
         description="When processing ended (ngày kết thúc xử lý); windows filter on it."
     )
     status: DossierStatus = Field(
-        description="Status (trạng thái): processed (9, đã xử lý xong), returned (10, đã trả kết "
-        "quả), rejected (từ chối / yêu cầu bổ sung)."
+        description="Current status (trạng thái): a dossier whose processing ended is processed "
+        "(9, đã xử lý xong), returned (10, đã trả kết quả) or rejected (3, từ chối)."
     )
 
 
@@ -178,4 +185,9 @@ class DossierDetail(DossierSummary):
     )
     results: list[DossierFile] = Field(
         description="Documents issued (kết quả giải quyết), each with a file id."
+    )
+    history: list[StatusTransition] = Field(
+        description="Every transition, oldest first (lịch sử xử lý): received, processing, "
+        "paused (tạm dừng) while the applicant supplements the dossier, overdue (quá hạn) past "
+        "due_at, then rejected, or processed (and returned)."
     )

@@ -15,13 +15,19 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, Field, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from contracts.common import Gender, PersonalId, ProvinceCode, Timestamp, WireModel
+from contracts.common import (
+    Gender,
+    LifecycleStatus,
+    PersonalId,
+    ProvinceCode,
+    StatusCode,
+    StatusTransition,
+    Timestamp,
+    WireModel,
+)
 
 RegistrationKind = Literal["birth", "death"]
-RegistrationStatus = Literal[
-    "received", "processing", "paused", "rejected", "overdue", "processed", "returned"
-]
-StatusCode = Literal[2, 3, 4, 5, 9, 10]
+RegistrationStatus = LifecycleStatus
 
 REGISTRATION_ID_PATTERN = r"^K[ST]\d{13}$"
 REGISTRATION_ID_DESCRIPTION = (
@@ -98,15 +104,6 @@ class DeathRegistrationRequest(WireModel):
         description="Date of death (ngày chết); not before the date of birth nor in the future."
     )
     place_of_death: Place = Field(description="Place of death (nơi chết).")
-
-
-class StatusTransition(WireModel):
-    """One step of a registration's lifecycle (một lần chuyển trạng thái)."""
-
-    status: RegistrationStatus
-    status_code: StatusCode = Field(description="DVCQG status code (mã trạng thái).")
-    at: Timestamp
-    note: str | None = Field(description="Reason of a pause or a rejection (lý do); else null.")
 
 
 class RegistrationResult(WireModel):

@@ -35,6 +35,33 @@ class WireModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+LifecycleStatus = Literal[
+    "received", "processing", "paused", "rejected", "overdue", "processed", "returned"
+]
+StatusCode = Literal[2, 3, 4, 5, 9, 10]
+# The DVCQG status codes provinces sync: received (2), rejected (3), processing (4), paused
+# (5), overdue (4: DVCQG has no code of its own, it is processing past the deadline),
+# processed (9), returned (10).
+STATUS_CODES: dict[LifecycleStatus, StatusCode] = {
+    "received": 2,
+    "rejected": 3,
+    "processing": 4,
+    "paused": 5,
+    "overdue": 4,
+    "processed": 9,
+    "returned": 10,
+}
+
+
+class StatusTransition(WireModel):
+    """One step of a dossier's lifecycle (một lần chuyển trạng thái)."""
+
+    status: LifecycleStatus
+    status_code: StatusCode = Field(description="DVCQG status code (mã trạng thái).")
+    at: Timestamp
+    note: str | None = Field(description="Reason of a pause or a rejection (lý do); else null.")
+
+
 class FieldError(WireModel):
     loc: list[str | int] = Field(
         description="Where the error is: ['query', 'from'], ['body', ...]."

@@ -19,7 +19,14 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from contracts.common import PersonalId, ProvinceCode, Timestamp, WireModel
+from contracts.common import (
+    LifecycleStatus,
+    PersonalId,
+    ProvinceCode,
+    StatusTransition,
+    Timestamp,
+    WireModel,
+)
 
 LICENCE_NUMBER_PATTERN = r"^\d{12}$"
 LICENCE_NUMBER_DESCRIPTION = "12-digit driver-licence number (số giấy phép lái xe)."
@@ -34,7 +41,7 @@ RENEWAL_DOSSIER_ID_DESCRIPTION = (
 RESULT_FILE_ID_PATTERN = r"^GPLX-\d{3}-\d{8}-\d{5}-result-\d{2}$"
 LicenceClass = Literal["A1", "A2", "A3", "A4", "B1", "B2", "C", "D", "E", "FB2", "FC", "FD", "FE"]
 LicenceStatus = Literal["valid", "expired", "suspended", "revoked"]
-RenewalStatus = Literal["returned", "rejected"]
+RenewalStatus = LifecycleStatus
 
 
 class LicenceClassGrant(WireModel):
@@ -112,8 +119,14 @@ class RenewalDossier(WireModel):
         description="Result file (tệp kết quả): download it at /v1/files/{file_id}.",
     )
     status: RenewalStatus = Field(
-        description="returned (đã trả kết quả: the new licence) or rejected (từ chối: the "
-        "result file is the refusal notice)."
+        description="Current status (trạng thái): a dossier whose processing ended is returned "
+        "(10, đã trả kết quả: the new licence) or rejected (3, từ chối: the result file is the "
+        "refusal notice)."
+    )
+    history: list[StatusTransition] = Field(
+        description="Every transition, oldest first (lịch sử xử lý): received, processing, "
+        "paused (tạm dừng) while the holder supplements the file, overdue (quá hạn) past the "
+        "deadline, then rejected, or processed and returned."
     )
 
 

@@ -52,6 +52,7 @@ from mock_services.business_entities import (
     legal_form_of,
     random_entity_code,
 )
+from mock_services.dossier_history import Final, status_history
 from mock_services.dossiers import (
     VIETNAM_TZ,
     DossierStub,
@@ -81,6 +82,11 @@ from ndxp_config.settings import Settings
 PROVIDER = "business-registry"
 PROCESSING_DAYS = 3  # legal time limit: 3 working days (Luật Doanh nghiệp 2020, Art. 26)
 _REJECTION = "Thông báo về việc sửa đổi, bổ sung hồ sơ"
+_PAUSE_NOTES = (
+    "Đề nghị bổ sung điều lệ công ty",
+    "Chờ ý kiến cơ quan thuế về mã số thuế",
+    "Tên dự kiến trùng, đề nghị người nộp hồ sơ điều chỉnh",
+)
 _BY_DOSSIER_KIND = {spec.dossier_kind: spec for spec in KINDS.values()}
 
 
@@ -159,12 +165,30 @@ def dossier_detail(seed: int, kind: EntityKind, dossier_id: str) -> DossierDetai
             for n, name in enumerate(names, start=1)
         ]
 
+    due_at = working_days_after(stub.received_at, PROCESSING_DAYS)
+    final: Final = "processed"
+    if summary.status in ("returned", "rejected"):
+        final = "returned" if summary.status == "returned" else "rejected"
+    returned_at = stub.end_at + timedelta(
+        minutes=keyed_random(seed, "dossier-returned", dossier_id).randint(10, 240)
+    )
     return DossierDetail(
         **summary.model_dump(),
         entity_name=entity_record(seed, kind, summary.entity_code).name,
-        due_at=working_days_after(stub.received_at, PROCESSING_DAYS),
+        due_at=due_at,
         components=files("component", procedure.components),
         results=files("result", results),
+        history=status_history(
+            seed,
+            dossier_id,
+            received_at=stub.received_at,
+            end_at=stub.end_at,
+            due_at=due_at,
+            final=final,
+            returned_at=returned_at,
+            pause_notes=_PAUSE_NOTES,
+            rejection_note=_REJECTION,
+        ),
     )
 
 

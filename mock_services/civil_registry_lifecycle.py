@@ -33,23 +33,13 @@ from contracts.civil_registry import (
     RegistrationStatus,
     StatusChange,
     StatusChangePage,
-    StatusCode,
-    StatusTransition,
 )
+from contracts.common import STATUS_CODES, StatusTransition
 from mock_services.civil_registry_store import StoredRegistration
 from mock_services.people import keyed_int, keyed_random, make_personal_id, permute, unpermute
 
 VIETNAM_TZ = timezone(timedelta(hours=7))  # Asia/Ho_Chi_Minh has had no DST since 1975
 
-STATUS_CODES: dict[RegistrationStatus, StatusCode] = {
-    "received": 2,
-    "rejected": 3,
-    "processing": 4,
-    "paused": 5,
-    "overdue": 4,  # DVCQG has no code of its own for overdue: it is processing, past due
-    "processed": 9,
-    "returned": 10,
-}
 DUE_MINUTES = 480
 _ID_MODULUS = 10**10
 _KIND_PREFIX: dict[str, str] = {"birth": "KS", "death": "KT"}

@@ -41,6 +41,7 @@ from contracts.driver_licence import (
     RenewalDossier,
     RenewalDossierPage,
 )
+from mock_services.dossier_history import status_history
 from mock_services.dossiers import (
     DossierStub,
     dossier_stub,
@@ -89,6 +90,12 @@ _TOTAL_POPULATION_K = sum(p.population_k for p in PROVINCES)
 PROCEDURE_CODE = "1.002804"
 PROCEDURE_NAME = "Đổi giấy phép lái xe do ngành Giao thông vận tải cấp"
 RENEWAL_FEE_VND = 135_000  # lệ phí cấp, đổi GPLX (Circular 37/2023/TT-BTC)
+_PAUSE_NOTES = (
+    "Yêu cầu bổ sung giấy khám sức khỏe",
+    "Ảnh chân dung không đạt yêu cầu, đề nghị bổ sung",
+    "Chờ xác minh giấy phép lái xe gốc",
+)
+_REJECTION_NOTE = "Giấy phép lái xe gốc không có trong hệ thống quản lý"
 _RESULT_TITLES = {
     "returned": "Giấy phép lái xe (cấp đổi)",
     "rejected": "Thông báo từ chối cấp đổi giấy phép lái xe",
@@ -236,6 +243,9 @@ def renewal_dossier(seed: int, stub: DossierStub) -> RenewalDossier:
     # "street, ward, province" — the population's permanent residence of the holder.
     ward = record.permanent_address.split(", ")[-2]
     assert record.phone is not None  # adults always have one
+    return_date = working_days_after(stub.end_at, rng.randint(0, 2)) + timedelta(
+        minutes=rng.randint(10, 120)
+    )
     return RenewalDossier(
         dossier_id=stub.dossier_id,
         procedure_code=PROCEDURE_CODE,
@@ -257,10 +267,20 @@ def renewal_dossier(seed: int, stub: DossierStub) -> RenewalDossier:
         ),
         received_at=stub.received_at,
         result_date=stub.end_at,
-        return_date=working_days_after(stub.end_at, rng.randint(0, 2))
-        + timedelta(minutes=rng.randint(10, 120)),
+        return_date=return_date,
         result_file_id=file_id_for(stub.dossier_id, "result", 1),
         status="rejected" if rejected else "returned",
+        history=status_history(
+            seed,
+            stub.dossier_id,
+            received_at=stub.received_at,
+            end_at=stub.end_at,
+            due_at=working_days_after(stub.received_at, PROCESSING_DAYS),
+            final="rejected" if rejected else "returned",
+            returned_at=return_date,
+            pause_notes=_PAUSE_NOTES,
+            rejection_note=_REJECTION_NOTE,
+        ),
     )
 
 

@@ -94,6 +94,74 @@ FAILURE_MODES: dict[str, FailureMode] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class AppendixRow:
+    """One row of Phụ lục V that a scenario cites: who wrote it, about which system.
+
+    ``providers``: the mock national databases the row is about (empty: a system the simulator
+    does not have — judicial records, social assistance, land). ``stand_in``: a mock that
+    stands in for such a system, said so in the rule (the same ministry's shared software).
+    """
+
+    row: int
+    province: str  # 3-digit code
+    system: str
+    providers: frozenset[str]
+    stand_in: str | None = None
+
+
+def _row(
+    row: int, province: str, system: str, *providers: str, stand_in: str | None = None
+) -> AppendixRow:
+    return AppendixRow(row, province, system, frozenset(providers), stand_in)
+
+
+_BR, _DL, _CR, _POP = "business-registry", "driver-licence", "civil-registry", "population"
+# From research/seeds-extract.md §1.1 (003:L957–1141); only rows that FM-01…FM-11 name.
+APPENDIX_ROWS: dict[int, AppendixRow] = {
+    r.row: r
+    for r in (
+        _row(2, "080", "population + identity: 1:1 connection only", _POP),
+        _row(3, "044", "ĐKDN/HKD/HTX: 6 of 9 APIs return nothing", _BR),
+        _row(4, "019", "GPLX, ĐKDN: components and results not returned", _DL, _BR),
+        _row(11, "077", "civil registry: frequent errors, interrupted", _CR),
+        _row(12, "015", "GPLX renewal: paused, rejected, overdue not synced", _DL),
+        _row(13, "015", "ĐKDN/HTX/HKD: same as row 12", _BR),
+        _row(20, "038", "ĐKDN: timeouts >30 s, file ids, HTX code and name", _BR),
+        _row(21, "038", "GPLX renewal: phone, health certificate, fees, unit", _DL),
+        _row(25, "038", "population via VNeID: phone, ID-card date, parents' DOB", _POP),
+        _row(28, "040", "ĐKDN/HTX/HKD: frequent errors", _BR),
+        _row(29, "040", "land (VBDLIS): free 3 days a week"),
+        _row(31, "040", "GPLX renewal: digitised results not shared", _DL),
+        _row(32, "040", "judicial records, civil registry: unstable", _CR),
+        _row(42, "051", "civil registry, judicial records: overloaded, stops", _CR),
+        _row(43, "066", "civil registry via LGSP–NDXP: frequent errors", _CR),
+        _row(44, "066", "business registration via LGSP–NDXP: errors", _BR),
+        _row(45, "066", "GPLX renewal: result date, return date, result file", _DL),
+        _row(48, "067", "civil registry via LGSP–NDXP: errors, interrupted", _CR),
+        _row(49, "067", "business registration via LGSP–NDXP: errors", _BR),
+        _row(50, "067", "GPLX renewal: same 3 fields as row 45", _DL),
+        _row(51, "074", "ĐKKD: slow, timeouts, 3 APIs failing; two platforms", _BR),
+        _row(54, "074", "judicial records online: slow, timeouts"),
+        _row(55, "074", "civil registry: slow, timeouts", _CR),
+        _row(56, "074", "social assistance online: slow, timeouts"),
+        _row(
+            62,
+            "058",
+            "judicial records (shared LLTP): upgrades in business hours",
+            stand_in=_CR,
+        ),
+        _row(63, "058", "ĐKDN/HTX/HKD: timeouts, stale status, file ids, HTX code", _BR),
+        _row(64, "058", "social assistance: result date in states 9, 10; result file"),
+        _row(66, "025", "GPLX, ĐKDN: components and results not synced", _DL, _BR),
+        _row(68, "044", "ĐKDN: repeats row 3", _BR),
+        _row(72, "048", "population: 20 of 26 fields; wrong or empty values", _POP),
+        _row(85, "011", "civil registry: frequent errors", _CR),
+        _row(87, "002", "ĐKDN/HTX/HKD: NDXP and VDXP routes both prescribed", _BR),
+    )
+}
+
+
 def unknown_failure_mode(mode: str) -> str | None:
     """Why ``mode`` is refused as a rule's failure mode (None when it is in the catalogue)."""
     if mode in FAILURE_MODES:
@@ -101,4 +169,12 @@ def unknown_failure_mode(mode: str) -> str | None:
     return f"{mode!r} is not a failure mode of REPORTS.md; choose one of {', '.join(FAILURE_MODES)}"
 
 
-__all__ = ["APPENDIX", "FAILURE_MODES", "FailureMode", "cited_rows", "format_rows"]
+__all__ = [
+    "APPENDIX",
+    "APPENDIX_ROWS",
+    "FAILURE_MODES",
+    "AppendixRow",
+    "FailureMode",
+    "cited_rows",
+    "format_rows",
+]

@@ -1,5 +1,5 @@
 """Faults in a response body: JSON paths into the contract models, dropped fields, emptied lists,
-and civil-registry statuses that are hidden or stop advancing (*trạng thái không được đồng bộ*).
+and dossier statuses that are hidden or stop advancing (*trạng thái không được đồng bộ*).
 
 A path names fields from the top of the JSON body: dotted names, ``[*]`` for every element of
 a list — ``phone``, ``father.date_of_birth``, ``items[*].phone``, ``components[*].file_id``.
@@ -146,11 +146,16 @@ class Staleness:
         return self.frozen_at is None or status in FROZEN_PREFIX[self.frozen_at]
 
 
-def stale_registration(registration: dict[str, Any], staleness: Staleness) -> bool:
-    """Rewrite a Registration body as a province that missed the hidden steps sees it."""
-    if not staleness.concerns(str(registration.get("registration_id"))):
+def _record_id(record: dict[str, Any]) -> str:
+    return str(record.get("registration_id") or record.get("dossier_id"))
+
+
+def stale_record(record: dict[str, Any], staleness: Staleness) -> bool:
+    """Rewrite a record with a ``history`` — a civil-registry registration, a renewal dossier,
+    a business dossier's detail — as a province that missed the hidden steps sees it."""
+    if not staleness.concerns(_record_id(record)):
         return False
-    history: list[dict[str, Any]] = registration.get("history") or []
+    history: list[dict[str, Any]] = record.get("history") or []
     kept: list[dict[str, Any]] = []
     for transition in history:
         status = transition["status"]
@@ -165,17 +170,25 @@ def stale_registration(registration: dict[str, Any], staleness: Staleness) -> bo
         return False
     last = kept[-1]
     at = {t["status"]: t["at"] for t in kept}
-    registration.update(
-        history=kept,
-        status=last["status"],
-        status_code=last["status_code"],
-        status_changed_at=last["at"],
-        processed_at=at.get("processed"),
-        returned_at=at.get("returned"),
-    )
-    if "processed" not in at:
-        registration["result"] = None
+    record.update(history=kept, status=last["status"])
+    # Fields of a civil-registry registration that follow its status.
+    for key, value in (
+        ("status_code", last["status_code"]),
+        ("status_changed_at", last["at"]),
+        ("processed_at", at.get("processed")),
+        ("returned_at", at.get("returned")),
+    ):
+        if key in record:
+            record[key] = value
+    if "result" in record and "processed" not in at:
+        record["result"] = None
     return True
+
+
+def stale_page(page: dict[str, Any], staleness: Staleness) -> bool:
+    """A page of records with histories (renewal dossiers), each rewritten on its own."""
+    items: list[dict[str, Any]] = page.get("items") or []
+    return sum(stale_record(item, staleness) for item in items) > 0
 
 
 def stale_status_changes(page: dict[str, Any], staleness: Staleness) -> bool:

@@ -19,7 +19,7 @@ Fault kinds: ``latency``, ``hang``, ``http_error`` (5xx), ``unavailable`` (503 +
 Retry-After), ``reset`` (before the response or during its body), ``empty_body``,
 ``empty_list``, ``drop_fields``, ``dangling_file``, ``stale_status``, ``maintenance``,
 ``overload``. Two are properties of a record rather than of a request — ``dangling_file``
-(per file id) and ``stale_status`` (per registration) — so their probability is drawn per
+(per file id) and ``stale_status`` (per dossier or registration) — so their probability is drawn per
 record, keyed by its id: a retry sees the same broken file, a frozen status stays frozen.
 Times of day are local to Asia/Ho_Chi_Minh (UTC+7, no daylight saving since 1975).
 """
@@ -34,7 +34,7 @@ from typing import Annotated, ClassVar, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from contracts.catalogue import Provider
-from contracts.civil_registry import RegistrationStatus
+from contracts.common import LifecycleStatus
 from mock_services.dossiers import VIETNAM_TZ
 from mock_services.failure_modes import unknown_failure_mode
 
@@ -271,14 +271,18 @@ class DanglingFile(FaultKind):
 
 
 class StaleStatus(FaultKind):
-    """Civil-registry statuses not reported (per registration): hidden, or frozen early."""
+    """Dossier statuses not reported (per dossier): hidden, or frozen early.
+
+    Applies to records with a status history: civil-registry registrations and their status
+    changes, driver-licence renewal dossiers, business-registration dossier details.
+    """
 
     failure_mode: ClassVar[str] = "FM-06"
     outcomes: ClassVar[frozenset[str]] = frozenset(())
     spoils: ClassVar[str | None] = "stale_status"
 
     kind: Literal["stale_status"]
-    hidden_statuses: tuple[RegistrationStatus, ...] = Field(
+    hidden_statuses: tuple[LifecycleStatus, ...] = Field(
         default=(), description="Transitions never reported, e.g. paused, rejected, overdue."
     )
     frozen_at: Literal["received", "processing"] | None = Field(

@@ -51,7 +51,8 @@ from mock_services.fault_bodies import (
     Staleness,
     drop_fields,
     empty_lists,
-    stale_registration,
+    stale_page,
+    stale_record,
     stale_status_changes,
 )
 from mock_services.fault_network import ResetResponse, Sleep, pause, server_transport
@@ -386,12 +387,23 @@ class FaultEngine:
                 hit = drop_fields(data, fault.fields) > 0
             elif fault.kind == "stale_status":
                 staleness = Staleness(frozenset(fault.hidden_statuses), fault.frozen_at, live.keyed)
-                rewrite = stale_status_changes if "items" in data else stale_registration
-                hit = rewrite(data, staleness)
+                hit = _stale(data, staleness)
             if hit:
                 self._mark(live, labels)
                 changed = True
         return Response(_json_bytes(data), response.status_code, headers) if changed else response
+
+
+def _stale(data: Any, staleness: Staleness) -> bool:
+    """A record with a history, a page of them, or a page of status changes."""
+    if not isinstance(data, dict):
+        return False
+    if "items" not in data:
+        return stale_record(data, staleness)
+    items = data.get("items") or []
+    if items and isinstance(items[0], dict) and "history" in items[0]:
+        return stale_page(data, staleness)
+    return stale_status_changes(data, staleness)
 
 
 def _json_bytes(data: Any) -> bytes:

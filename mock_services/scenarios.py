@@ -37,8 +37,16 @@ from mock_services.provinces import PROVINCES
 SCENARIOS_DIR = Path(__file__).resolve().parents[1] / "scenarios"
 Loc = tuple[str | int, ...]
 _PROVINCE_CODES = frozenset(p.code for p in PROVINCES)
-# Response models a stale_status rule can rewrite (civil registry).
-_STALE_MODELS = frozenset({"civil_registry:Registration", "civil_registry:StatusChangePage"})
+# Response models a stale_status rule can rewrite: records with a status history.
+_STALE_MODELS = frozenset(
+    {
+        "civil_registry:Registration",
+        "civil_registry:StatusChangePage",
+        "driver_licence:RenewalDossier",
+        "driver_licence:RenewalDossierPage",
+        "business_registry:DossierDetail",
+    }
+)
 
 
 class Scenario(Spec):
@@ -191,7 +199,14 @@ def _operation_issues(number: int, rule: Rule) -> Iterable[tuple[Loc, str]]:
                 yield at, "dangling_file applies to download_file only"
         elif fault.kind == "stale_status":
             if op.response_model not in _STALE_MODELS:
-                yield at, "stale_status rewrites civil-registry registrations and status changes"
+                yield (
+                    at,
+                    (
+                        "stale_status rewrites records with a status history: civil-registry "
+                        "registrations and status changes, renewal dossiers, business dossier "
+                        "details"
+                    ),
+                )
         else:
             model = op.load_response_model()
             if model is None:

@@ -25,7 +25,7 @@ from contracts.population import Citizen
 from mock_services import business_registry, civil_registry, driver_licence, population
 from mock_services.civil_registry_lifecycle import lifecycle_plan
 from mock_services.dossiers import VIETNAM_TZ
-from mock_services.fault_bodies import Staleness, check_path, stale_registration
+from mock_services.fault_bodies import Staleness, check_path, stale_record
 from mock_services.fault_network import InjectedConnectionReset
 from mock_services.fault_specs import Latency
 from mock_services.faults import INJECTED_FAULT_HEADER, FaultEngine, install_fault_engine
@@ -682,7 +682,7 @@ def test_stale_registration_reports_only_what_the_province_would_see(
     reported: tuple[str, ...],
 ) -> None:
     body = _registration(*lifecycle)
-    assert stale_registration(body, Staleness(frozenset(hidden), frozen_at, lambda _: True))
+    assert stale_record(body, Staleness(frozenset(hidden), frozen_at, lambda _: True))
     assert tuple(t["status"] for t in body["history"]) == reported
     assert body["status"] == reported[-1]
     assert (body["processed_at"] is None) == ("processed" not in reported)
@@ -694,7 +694,7 @@ def test_a_registration_the_rule_does_not_concern_is_left_alone() -> None:
     body = _registration("received", "processing", "rejected")
     untouched = dict(body)
     staleness = Staleness(frozenset({"rejected"}), None, lambda _: False)
-    assert not stale_registration(body, staleness)
+    assert not stale_record(body, staleness)
     assert body == untouched
 
 
@@ -769,6 +769,55 @@ async def test_a_frozen_registration_stays_received_whatever_happens_to_it(
     )
     feed = await call(app, "GET", "/v1/status-changes", params={"since": since.isoformat()})
     assert [item["status"] for item in feed.json()["items"]] == ["received"]
+
+
+# -- stale status (renewal and business dossiers: rows 12–13) -------------------------------
+
+UNSYNCED = ["paused", "rejected", "overdue"]
+
+
+async def test_renewal_dossiers_never_show_paused_rejected_or_overdue(
+    mock_with: Callable[..., Any], call: Callable[..., Any]
+) -> None:
+    active = scenario(
+        rule(
+            "yen-bai",
+            "driver-licence",
+            {"kind": "stale_status", "hidden_statuses": UNSYNCED},
+            match={"operations": ["list_renewal_dossiers", "get_renewal_dossier"]},
+        )
+    )
+    query = {"from": "2024-06-02T17:00:00Z", "to": "2024-06-07T17:00:00Z", "size": "100"}
+    healthy, _ = mock_with(driver_licence, None)
+    truth = RenewalDossierPage.model_validate(
+        (await call(healthy, "GET", "/v1/renewal-dossiers", params=query)).json()
+    )
+    assert {t.status for d in truth.items for t in d.history} & set(UNSYNCED)  # else no proof
+    app, _ = mock_with(driver_licence, active)
+    response = await call(app, "GET", "/v1/renewal-dossiers", params=query)
+    seen = RenewalDossierPage.model_validate(response.json())  # still the contract
+    assert injected(response) == "stale_status:yen-bai"
+    assert not {t.status for d in seen.items for t in d.history} & set(UNSYNCED)
+    rejected = next(d for d in truth.items if d.status == "rejected")
+    detail = await call(app, "GET", f"/v1/renewal-dossiers/{rejected.dossier_id}")
+    assert RenewalDossier.model_validate(detail.json()).status == "processing"
+
+
+async def test_a_frozen_business_dossier_stays_received(
+    mock_with: Callable[..., Any], call: Callable[..., Any]
+) -> None:
+    dossier_id = BR_EXAMPLES["get_enterprise_dossier"].path_params["dossier_id"]
+    active = scenario(
+        rule(
+            "stuck",
+            "business-registry",
+            {"kind": "stale_status", "frozen_at": "received"},
+            match={"operations": ["get_enterprise_dossier"]},
+        )
+    )
+    app, _ = mock_with(business_registry, active)
+    body = (await call(app, "GET", f"/v1/enterprise-dossiers/{dossier_id}")).json()
+    assert (body["status"], [t["status"] for t in body["history"]]) == ("received", ["received"])
 
 
 # -- matching -----------------------------------------------------------------------------

