@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time as clock
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
@@ -96,19 +95,18 @@ def test_dossiers_end_in_office_hours_and_are_received_no_later() -> None:
         assert stub.end_at - stub.received_at < timedelta(days=14)
 
 
-def test_thirty_one_days_of_every_province_count_and_page_fast() -> None:
+def test_thirty_one_days_of_every_province_count_and_page() -> None:
+    """How fast is benchmarks/dossier_listing.py's concern; here, that it is right."""
     start = local(MONDAY, 10)  # partial edge days: the slowest case
-    began = clock.perf_counter()
     listed = dossiers_in_window(
         SEED, "HKD", start, start + timedelta(days=31), None, daily_volume=lambda p: volume(p) * 1.5
     )
     first, total = page_of(listed, 1, 100)
     last, _ = page_of(listed, (total - 1) // 100 + 1, 100)
-    elapsed = clock.perf_counter() - began
     assert total > 100_000
     assert len(first) == 100
     assert 1 <= len(last) <= 100
-    assert elapsed < 0.5
+    assert len({d.dossier_id for d in (*first, *last)}) == len(first) + len(last)
 
 
 def test_a_listed_dossier_regenerates_from_its_id_alone() -> None:
