@@ -25,6 +25,7 @@ from starlette.types import Scope
 from contracts.common import CONTRACT_VERSION
 from gateway import admin, admin_consumers, admin_scenarios, endpoints
 from gateway.auth import Authenticator
+from gateway.consumers import open_consumers
 from gateway.contract_check import ContractChecker
 from gateway.edge import EdgeMiddleware
 from gateway.errors import GatewayError, MethodNotAllowed, NotFound
@@ -153,11 +154,13 @@ def create_app(
             log_line(gw_registry.consumers),
         ]
         app.state.runtime = runtime
+        app.state.consumers = open_consumers(runtime)  # onboarding: gateway.consumers
         app.state.proxy = Proxy(runtime)
         try:
             yield
         finally:
             await upstream.aclose()
+            app.state.consumers.close()
             await log.close()
             await quotas.close()
             metrics.close()

@@ -6,7 +6,11 @@
     ├── CallerError                      the province's request was refused (4xx)
     │   ├── InvalidRequest               400 invalid_request
     │   ├── Unauthenticated              401 unauthenticated
+    │   │   ├── ConsumerSuspended        401 consumer_suspended (onboarding: suspended by ops)
+    │   │   └── ConsumerRevoked          401 consumer_revoked   (onboarding: revoked for good)
     │   ├── Forbidden                    403 forbidden
+    │   │   └── SandboxWindowClosed      403 sandbox_window_closed (outside its testing window)
+    │   ├── ConsumerNotActive            409 consumer_not_active (admin API: not approved yet, ...)
     │   ├── NotFound                     404 not_found        (admin API: no such consumer, ...)
     │   ├── MethodNotAllowed             405 method_not_allowed (the gateway's own endpoints)
     │   ├── UnknownService               404 unknown_service  (no registered operation matched)
@@ -132,6 +136,38 @@ class Forbidden(CallerError):
     code = "forbidden"
     status_code = 403
     title = "Not subscribed to this service"
+
+
+class ConsumerSuspended(Unauthenticated):
+    """The consumer is suspended by ops (onboarding, :mod:`gateway.consumers`)."""
+
+    code = "consumer_suspended"
+    title = "This consumer is suspended"
+    advice: ClassVar[str] = "no: ask NDXP ops to reactivate the consumer"
+
+
+class ConsumerRevoked(Unauthenticated):
+    """The consumer's access is revoked for good."""
+
+    code = "consumer_revoked"
+    title = "This consumer's access is revoked"
+    advice: ClassVar[str] = "no: the consumer must be registered again"
+
+
+class SandboxWindowClosed(Forbidden):
+    """The consumer may call only in its sandbox window (e.g. outside office hours)."""
+
+    code = "sandbox_window_closed"
+    title = "Outside this consumer's sandbox window"
+    advice: ClassVar[str] = "after Retry-After (when the window opens); not automatically"
+
+
+class ConsumerNotActive(CallerError):
+    """Admin API: the consumer is pending, suspended or revoked for what was asked."""
+
+    code = "consumer_not_active"
+    status_code = 409
+    title = "The consumer is not active"
 
 
 class NotFound(CallerError):

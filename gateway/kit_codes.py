@@ -46,6 +46,9 @@ class CodeRow:
 
 def retry_advice(cls: type[GatewayError]) -> str:
     """What a connector should do on this gateway error (the SDK retries exactly the "yes")."""
+    advice = cls.__dict__.get("advice")  # a class may say it itself
+    if isinstance(advice, str):
+        return advice
     if issubclass(cls, Unauthenticated):
         return "after a new token (once); then no: check the credentials"
     if issubclass(cls, QuotaExceeded):

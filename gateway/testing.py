@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -119,9 +120,12 @@ async def running_gateway(
     transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
     *,
     metrics: CollectorRegistry | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
     """The app with its lifespan running, and a client that talks to it in-process."""
-    app = create_app(settings, transports=transports, registry=metrics or CollectorRegistry())
+    app = create_app(
+        settings, transports=transports, registry=metrics or CollectorRegistry(), clock=clock
+    )
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:

@@ -10,14 +10,15 @@ from __future__ import annotations
 import io
 import zipfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import typer
 from rich.console import Console
 
+from contracts.consumers import OUTSIDE_OFFICE_HOURS
 from mock_services.provinces import find_province
-from ndxp_sim.cli_scenarios import GatewayOpt, _admin
+from ndxp_sim.cli_scenarios import GatewayOpt, _admin, admin_call
 
 console = Console()
 
@@ -71,3 +72,122 @@ def kit_command(
             path.write_bytes(archive.read(member))
             path.chmod(0o600)  # the kit holds a client secret
     console.print(f"wrote the connection kit of {consumer} to {target}/ (start with README.md)")
+
+
+consumers_app = typer.Typer(
+    help="Onboard consumers at runtime: register, approve, rotate, suspend, revoke.",
+    no_args_is_help=True,
+)
+
+
+def _show(record: dict[str, Any]) -> None:
+    window = record.get("sandbox_window")
+    console.print(
+        f"{record['id']}  [bold]{record['status']}[/bold]  province={record['province']}  "
+        f"subscriptions={','.join(record['subscriptions']) or '-'}"
+        + (f"  sandbox: {window['description']}" if window else "")
+    )
+
+
+def _credentials(answer: dict[str, Any]) -> None:
+    _show(answer["consumer"])
+    console.print(f"client_id={answer['client_id']}\nclient_secret={answer['client_secret']}")
+
+
+@consumers_app.command("list")
+def list_consumers(gateway: GatewayOpt = None) -> None:
+    """Every consumer the gateway knows, with its status."""
+    for record in admin_call("GET", "/admin/consumers", gateway=gateway)["items"]:
+        _show(record)
+
+
+@consumers_app.command("show")
+def show_consumer(consumer: str, gateway: GatewayOpt = None) -> None:
+    """One consumer (no secret)."""
+    _show(admin_call("GET", f"/admin/consumers/{consumer_id_for(consumer)}", gateway=gateway))
+
+
+@consumers_app.command("register")
+def register_consumer(
+    consumer: Annotated[str, typer.Argument(help="New consumer id, e.g. lgsp-thanh-hoa.")],
+    name: Annotated[str, typer.Option(help="Display name.")],
+    province: Annotated[str | None, typer.Option(help="Province code, e.g. 038.")] = None,
+    subscribe: Annotated[
+        list[str] | None, typer.Option(help="A service or provider.* (repeat the option).")
+    ] = None,
+    outside_office_hours: Annotated[
+        bool, typer.Option(help="Allow calls only outside office hours (sandbox window).")
+    ] = False,
+    gateway: GatewayOpt = None,
+) -> None:
+    """Register a consumer: pending, without credentials until approved."""
+    body: dict[str, Any] = {
+        "id": consumer,
+        "name": name,
+        "province": province,
+        "subscriptions": subscribe or [],
+    }
+    if outside_office_hours:
+        body["sandbox_window"] = OUTSIDE_OFFICE_HOURS.model_dump(mode="json")
+    _show(admin_call("POST", "/admin/consumers", gateway=gateway, body=body))
+
+
+@consumers_app.command("approve")
+def approve_consumer(consumer: str, gateway: GatewayOpt = None) -> None:
+    """Approve a pending consumer: prints its client secret (then `ndxp-sim kit`)."""
+    path = f"/admin/consumers/{consumer_id_for(consumer)}/approve"
+    _credentials(admin_call("POST", path, gateway=gateway))
+
+
+@consumers_app.command("rotate")
+def rotate_secret(
+    consumer: str,
+    grace: Annotated[int, typer.Option(help="Seconds the old secret stays valid.")] = 3600,
+    gateway: GatewayOpt = None,
+) -> None:
+    """Issue a new client secret; the old one stays valid for --grace seconds."""
+    path = f"/admin/consumers/{consumer_id_for(consumer)}/rotate-secret"
+    _credentials(admin_call("POST", path, gateway=gateway, body={"grace_s": grace}))
+
+
+def _status_command(action: str, doc: str) -> None:
+    def command(consumer: str, gateway: GatewayOpt = None) -> None:
+        path = f"/admin/consumers/{consumer_id_for(consumer)}/{action}"
+        _show(admin_call("POST", path, gateway=gateway))
+
+    command.__doc__ = doc
+    consumers_app.command(action)(command)
+
+
+_status_command("suspend", "Suspend: its calls are refused with 401 consumer_suspended.")
+_status_command("reactivate", "Lift a suspension.")
+_status_command("revoke", "Revoke for good: 401 consumer_revoked.")
+
+
+@consumers_app.command("subscribe")
+def set_subscriptions(
+    consumer: str,
+    services: Annotated[list[str], typer.Argument(help="The full new list, e.g. population.*")],
+    gateway: GatewayOpt = None,
+) -> None:
+    """Replace a consumer's subscriptions (applies to its next call)."""
+    path = f"/admin/consumers/{consumer_id_for(consumer)}/subscriptions"
+    _show(admin_call("PUT", path, gateway=gateway, body={"subscriptions": services}))
+
+
+@consumers_app.command("sandbox")
+def set_sandbox(
+    consumer: str,
+    outside_office_hours: Annotated[
+        bool,
+        typer.Option(
+            "--outside-office-hours/--any-time",
+            help="Calls only outside office hours, or at any time.",
+        ),
+    ],
+    gateway: GatewayOpt = None,
+) -> None:
+    """Set or lift a consumer's sandbox window (outside it: 403 sandbox_window_closed)."""
+    window = OUTSIDE_OFFICE_HOURS.model_dump(mode="json") if outside_office_hours else None
+    path = f"/admin/consumers/{consumer_id_for(consumer)}/sandbox-window"
+    _show(admin_call("PUT", path, gateway=gateway, body={"sandbox_window": window}))
