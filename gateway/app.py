@@ -35,6 +35,7 @@ from gateway.metrics import GatewayMetrics
 from gateway.problems import install_problem_handlers
 from gateway.proxy import Proxy
 from gateway.quotas import open_quota_store
+from gateway.record_feed import RecordFeed
 from gateway.registry import load_registry
 from gateway.routing import Router
 from gateway.runs import RunStore
@@ -153,6 +154,10 @@ def create_app(
             metrics.observe,
             log_line(gw_registry.consumers),
         ]
+        feed = None
+        if settings.live.feed:  # the trainers' live view listens (never waited on)
+            feed = RecordFeed(settings.live.feed, on_drop=metrics.live_feed_dropped.inc)
+            runtime.observers.append(feed)
         app.state.runtime = runtime
         app.state.consumers = open_consumers(runtime)  # onboarding: gateway.consumers
         app.state.proxy = Proxy(runtime)
@@ -164,6 +169,8 @@ def create_app(
             await log.close()
             await quotas.close()
             metrics.close()
+            if feed is not None:
+                feed.close()
 
     app = FastAPI(
         title="NDXP gateway (ndxp-sim)",

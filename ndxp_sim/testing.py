@@ -56,6 +56,11 @@ class Stack:
     def admin_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.admin_token}"}
 
+    @property
+    def live_url(self) -> str:
+        """The trainers' live view (started with ``running_stack(..., live=True)``)."""
+        return self.settings.live.url
+
     def mock_url(self, name: str) -> str:
         return self.settings.mocks.url(name)  # type: ignore[arg-type]
 
@@ -99,11 +104,24 @@ def running_stack(
     *,
     gateway: bool = True,
     timeout_s: float = 60.0,
+    live: bool = False,
 ) -> Iterator[Stack]:
-    """Start mocks and gateway as OS processes on free ports; stop them all on exit."""
+    """Start mocks and gateway as OS processes on free ports; stop them all on exit.
+
+    ``live=True`` also starts the trainers' live view (``ndxp-sim serve-live``), on a free
+    port, fed by the gateway.
+    """
     full_env = stack_env(state_dir, env)
+    if live:
+        from liveview.process import live_env, live_service
+
+        full_env.setdefault("NDXP_LIVE__HOST", "127.0.0.1")
+        full_env.setdefault("NDXP_LIVE__PORT", str(free_ports(1)[0]))
+        full_env = live_env(settings_from_env(full_env), full_env)
     settings = settings_from_env(full_env)
     services = supervisor.plan(settings, gateway=gateway, env=full_env)
+    if live:
+        services.append(live_service(settings, full_env))
     if gateway:
         supervisor.reset_metrics_dir(settings)
     supervisor.start_all(services, timeout_s)
