@@ -165,7 +165,8 @@ _TIMEOUTS = {"connect": 5.0, "read": 5.0, "write": 5.0, "pool": 5.0}
 
 def load_baseline(path: Path) -> type[httpx.AsyncBaseTransport]:
     spec = importlib.util.spec_from_file_location("baseline_transport", path)
-    assert spec and spec.loader
+    assert spec
+    assert spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
@@ -230,8 +231,9 @@ def main() -> None:
         stdout=subprocess.PIPE,
     )
     try:
-        assert upstream.stdout and upstream.stdout.readline().strip() == b"ready"
-        import uvloop
+        assert upstream.stdout
+        assert upstream.stdout.readline().strip() == b"ready"
+        import uvloop  # installed with uvicorn[standard]
 
         results = uvloop.run(transports(port, args.requests, args.baseline))
     finally:
