@@ -52,6 +52,13 @@ class Timeouts(_Model):
     )
     total_s: float = Field(default=35.0, gt=0, description="The whole exchange with the provider.")
 
+    def scaled(self, scale: float) -> Timeouts:
+        return Timeouts(
+            connect_s=self.connect_s * scale,
+            read_s=self.read_s * scale,
+            total_s=self.total_s * scale,
+        )
+
     def merged(self, override: TimeoutOverride | None) -> Timeouts:
         """These timeouts with the fields an operation overrides replaced."""
         if override is None:
@@ -63,6 +70,11 @@ class TimeoutOverride(_Model):
     connect_s: float | None = Field(default=None, gt=0)
     read_s: float | None = Field(default=None, gt=0)
     total_s: float | None = Field(default=None, gt=0)
+
+    def scaled(self, scale: float) -> TimeoutOverride:
+        return TimeoutOverride(
+            **{k: v * scale for k, v in self.model_dump(exclude_none=True).items()}
+        )
 
 
 class OperationSpec(_Model):
@@ -164,6 +176,27 @@ class Registry(_Model):
         """Every service name, ``"<provider>.<operation id>"``."""
         return {f"{p.name}.{op.id}" for p in self.providers for op in p.operations}
 
+    def time_scaled(self, scale: float) -> Registry:
+        """Every timeout multiplied by ``scale`` (settings' ``time_scale``: the simulation's one
+        time scale, which shrinks the fault engine's waits by the same factor)."""
+        if scale == 1.0:
+            return self
+        providers = [
+            p.model_copy(
+                update={
+                    "timeouts": p.timeouts.scaled(scale),
+                    "operations": [
+                        op.model_copy(update={"timeouts": op.timeouts.scaled(scale)})
+                        if op.timeouts is not None
+                        else op
+                        for op in p.operations
+                    ],
+                }
+            )
+            for p in self.providers
+        ]
+        return self.model_copy(update={"providers": providers})
+
     def consumer(self, consumer_id: str) -> ConsumerSpec | None:
         return next((c for c in self.consumers if c.id == consumer_id), None)
 
@@ -208,7 +241,7 @@ def load_registry(settings: Settings) -> Registry:
                 )
     for provider in registry.providers:
         registry.base_url(provider, settings)  # fail at start, not at the first request
-    return registry
+    return registry.time_scaled(settings.time_scale)
 
 
 def parse_registry(raw: Any, *, source: str = "registry") -> Registry:

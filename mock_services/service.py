@@ -162,7 +162,7 @@ def create_service_app(
     from mock_services.openapi import openapi_document  # a cycle: the builder reads the app
 
     install_fault_engine(
-        app, FaultEngine(info.provider, time_scale=settings.mocks.fault_time_scale)
+        app, FaultEngine(info.provider, time_scale=settings.time_scale)
     )
 
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]

@@ -50,12 +50,16 @@ class MockSettings(BaseModel):
         description="Wall-clock seconds per simulated minute of civil-registry processing; "
         "lower it to watch dossiers move through their lifecycle faster.",
     )
-    fault_time_scale: float = Field(
-        default=1.0,
-        gt=0,
-        description="Multiplies every wait the fault engine injects (latency, hangs, overload "
-        "service time); 0.05 turns a 120 s hang into 6 s for a demo or a test.",
-    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _time_scale_moved(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "fault_time_scale" in data:
+            raise ValueError(
+                "mocks.fault_time_scale is now time_scale (NDXP_TIME_SCALE): one scale for the "
+                "fault waits and the gateway's timeouts together"
+            )
+        return data
 
     def url(self, name: MockName) -> str:
         if name in self.urls:
@@ -190,6 +194,14 @@ class Settings(BaseSettings):
     mocks: MockSettings = Field(default_factory=MockSettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     live: LiveSettings = Field(default_factory=LiveSettings)
+    time_scale: float = Field(
+        default=1.0,
+        gt=0,
+        description="One time scale for the whole simulation: multiplies every wait the fault "
+        "engine injects (latency, hangs, overload service time) and every timeout the gateway "
+        "gives a national database, so at 0.05 a 120 s hang lasts 6 s and the 30 s read "
+        "timeout 1.5 s — what times out at 1 still times out (a demo, a test).",
+    )
 
     @model_validator(mode="after")
     def _refuse_insecure_defaults_outside_dev(self) -> Settings:

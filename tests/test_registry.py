@@ -10,6 +10,8 @@ import yaml
 from gateway.registry import (
     DEFAULT_REGISTRY_PATH,
     RegistryError,
+    TimeoutOverride,
+    Timeouts,
     default_registry,
     load_registry,
     parse_registry,
@@ -141,3 +143,16 @@ def test_subscriptions_accept_exact_services_and_provider_wildcards() -> None:
 
 def test_sample_consumer_is_thanh_hoa() -> None:
     assert sample_consumer(_settings()) == ("onestop-thanh-hoa", "dev-secret-thanh-hoa")
+
+
+def test_the_time_scale_multiplies_every_timeout_the_gateway_gives_a_provider() -> None:
+    registry = load_registry(Settings(time_scale=0.05))
+    for provider in registry.providers:
+        assert provider.timeouts == Timeouts(connect_s=0.25, read_s=1.5, total_s=1.75)
+    override = TimeoutOverride(read_s=60.0)
+    assert override.scaled(0.05) == TimeoutOverride(read_s=3.0)
+
+
+def test_the_old_mock_only_fault_scale_is_refused_with_its_new_name() -> None:
+    with pytest.raises(ValueError, match="NDXP_TIME_SCALE"):
+        Settings(mocks={"fault_time_scale": 0.05})
