@@ -315,7 +315,7 @@ def _client(link: _Link) -> httpx.AsyncClient:
         transport=link.transport,
         follow_redirects=False,  # a gateway passes redirects on, as X-Road does
         trust_env=False,  # no proxies or netrc from the environment
-        cookies=httpx.Cookies(_NoCookies()),
+        cookies=_NoCookies(),  # the jar itself: httpx.Cookies(...) would copy it into a real one
     )
 
 
