@@ -6,12 +6,23 @@ The proxied national-database routes are not here: their bodies are the provider
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any, Literal
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, BeforeValidator, Field, StrictInt
 
 from contracts.common import WireModel
+
+
+def _iso_text(value: Any) -> Any:
+    # A JSON number would be read as seconds since 1970 (`{"at": 0}` → 1970-01-01): the
+    # schema says an RFC 3339 string, so nothing else is accepted.
+    if value is not None and not isinstance(value, str | datetime):
+        raise ValueError("an RFC 3339 date-time string with a UTC offset is required")
+    return value
+
+
+IsoDatetime = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
 
 
 class TokenResponse(WireModel):
@@ -95,7 +106,9 @@ class QuotaReport(WireModel):
 class QuotaLimitUpdate(WireModel):
     """A runtime limit; ``null`` removes the override and restores the registry's limit."""
 
-    limit: int | None = Field(ge=0, examples=[50000])
+    # Strict: JSON true/false or "5" are refused (400), not read as 1/0/5 — a stray false
+    # would otherwise cut a province off for the day.
+    limit: StrictInt | None = Field(ge=0, examples=[50000])
 
 
 class ProviderHealth(WireModel):
@@ -134,7 +147,7 @@ class ScenarioSwitch(WireModel):
     seed: int | None = Field(
         default=None, description="Overrides the file's seed: same seed, same faults."
     )
-    at: AwareDatetime | None = Field(
+    at: IsoDatetime | None = Field(
         default=None,
         description="Start the mocks' fault clock at this local time (maintenance windows, "
         "time-of-day matches); omitted: the real time.",
@@ -145,7 +158,7 @@ class ScenarioSwitch(WireModel):
 class ClockUpdate(WireModel):
     """Shift the mocks' fault clock without switching scenario (``null``: the real time)."""
 
-    at: AwareDatetime | None = Field(examples=["2024-06-04T09:00:00+07:00"])
+    at: IsoDatetime | None = Field(examples=["2024-06-04T09:00:00+07:00"])
 
 
 class Run(WireModel):

@@ -27,6 +27,7 @@ from gateway import admin, admin_consumers, admin_scenarios, endpoints
 from gateway.auth import Authenticator
 from gateway.consumers import open_consumers
 from gateway.contract_check import ContractChecker
+from gateway.docs import install_docs
 from gateway.edge import EdgeMiddleware
 from gateway.errors import GatewayError, MethodNotAllowed, NotFound
 from gateway.exchange import log_line
@@ -178,7 +179,10 @@ def create_app(
         description=DESCRIPTION,
         openapi_tags=TAGS,
         lifespan=lifespan,
+        docs_url=None,  # Swagger UI from the package, not a CDN: gateway.docs
+        redoc_url=None,
     )
+    install_docs(app)
     install_problem_handlers(app)
     app.add_middleware(
         EdgeMiddleware, max_bytes=settings.gateway.max_request_bytes, refuse=_refuse

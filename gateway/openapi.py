@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.app import create_app
-from mock_services.openapi import openapi_document as app_document
+from gateway.docs import gateway_openapi
 from mock_services.openapi import render as render_contract
 from ndxp_config.settings import Settings
 
@@ -21,7 +21,7 @@ OPENAPI_PATH = Path(__file__).resolve().parent.parent / "contracts" / "openapi" 
 def openapi_document() -> dict[str, Any]:
     """The gateway's OpenAPI 3.1 document (built with default settings, no I/O)."""
     # Built-in defaults, not the environment: the committed file must not depend on it.
-    return app_document(create_app(Settings.model_construct()))
+    return gateway_openapi(create_app(Settings.model_construct()))
 
 
 def render() -> str:

@@ -52,9 +52,9 @@ def _recorded(request: Request, err: GatewayError) -> Response:
 
 async def _gateway_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, GatewayError)
-    if request.scope.get(EDGE_ERROR) is exc:  # the edge refused the body
-        return _recorded(request, exc)
-    return problem_response(exc)
+    # Every refusal, the token endpoint's and the admin API's too, is an exchange with an id
+    # a caller can quote to ops.
+    return _recorded(request, exc)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
@@ -63,11 +63,12 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
         FieldError(loc=list(e.get("loc", ())), msg=str(e.get("msg", "")), type=str(e.get("type")))
         for e in exc.errors()
     ]
-    return problem_response(
+    return _recorded(
+        request,
         InvalidRequest(
             "the request breaks the gateway API's contract",
             extensions={"errors": [e.model_dump() for e in errors]},
-        )
+        ),
     )
 
 
@@ -81,7 +82,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         cls = InvalidRequest if exc.status_code < 500 else GatewayInternalError
     err = cls(str(exc.detail), headers=dict(exc.headers or {}))
     if cls not in (NotFound, MethodNotAllowed):
-        return problem_response(err)
+        return _recorded(request, err)
     # The router's own refusal: no endpoint answered, so it is an exchange like any other.
     path: str = request.scope["path"]
     if not path.startswith("/"):  # OPTIONS *, or an authority (CONNECT)
@@ -93,7 +94,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 async def _bug(request: Request, exc: Exception) -> Response:
     _log.error("gateway_bug", path=request.url.path, exc_info=exc)
-    return problem_response(GatewayInternalError("unexpected error in the gateway; see its log"))
+    return _recorded(request, GatewayInternalError("unexpected error in the gateway; see its log"))
 
 
 def install_problem_handlers(app: FastAPI) -> None:
