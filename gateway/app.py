@@ -206,7 +206,7 @@ async def _exchange(request: Request) -> Response:
         allowed = _allowed_methods(request.app.router.routes[:-1], request.scope)
         if allowed:
             refusal = MethodNotAllowed(
-                f"{request.method} {path}", headers={"Allow": ", ".join(allowed)}
+                f"{request.method} {path}", headers={"Allow": ", ".join(sorted(allowed))}
             )
             return _refuse(request.scope, refusal)
         return _refuse(request.scope, NotFound(f"no gateway endpoint at {path}"))

@@ -17,9 +17,11 @@ the settings: :class:`gateway.exchange_log_sqlite.SqliteRecordStore` by default,
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
+from urllib.parse import unquote
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -28,7 +30,9 @@ from contracts.exchange import ExchangePage, ExchangeRecord
 if TYPE_CHECKING:
     from ndxp_config.settings import JournalSettings
 
-_PERSONAL_ID = re.compile(r"(?<![0-9])(?:[0-9]{12}|[0-9]{9})(?![0-9])")
+# ``\d`` is any script's decimal digit: full-width or Arabic-Indic digits are still digits.
+_PERSONAL_ID = re.compile(r"(?<!\d)(?:\d{12}|\d{9})(?!\d)")
+_DECODE_ROUNDS = 3  # %2530 → %30 → 0: layered percent-encoding, a few layers deep
 
 
 def _mask(match: re.Match[str]) -> str:
@@ -38,15 +42,36 @@ def _mask(match: re.Match[str]) -> str:
     return "*****" + digits[-4:]
 
 
+def _decoded(text: str) -> str:
+    for _ in range(_DECODE_ROUNDS):
+        if "%" not in text:
+            break
+        once = unquote(text)
+        if once == text:
+            break
+        text = once
+    return text if text.isascii() else unicodedata.normalize("NFKC", text)
+
+
 def mask_personal_ids(text: str) -> str:
-    """Mask personal ids in free text, keeping the length.
+    """Mask personal ids in free text.
 
     12-digit personal ids (*số định danh cá nhân*) keep the province code and the last four
     digits (``038090001234`` → ``038*****1234``); 9-digit old identity-card numbers (*CMND*)
     keep the last four (``*****6789``). Only whole runs of exactly 12 or 9 digits are masked,
     so phone numbers (10 digits) and longer numbers pass unchanged.
+
+    An id cannot hide behind an encoding: the text is also read percent-decoded (a few
+    layers: ``%30%33%38…``, ``%2530…``) and NFKC-normalised (full-width digits), and digits
+    of any script count. When that reading reveals an id, the decoded text is returned,
+    masked; otherwise the text keeps its form and length.
     """
-    return _PERSONAL_ID.sub(_mask, text)
+    masked = _PERSONAL_ID.sub(_mask, text)
+    decoded = _decoded(masked)
+    if decoded == masked:
+        return masked
+    revealed = _PERSONAL_ID.sub(_mask, decoded)
+    return revealed if revealed != decoded else masked
 
 
 class ExchangeQuery(BaseModel):

@@ -80,10 +80,13 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     cls = _HTTP_CODES.get(exc.status_code)
     if cls is None:
         cls = InvalidRequest if exc.status_code < 500 else GatewayInternalError
-    err = cls(str(exc.detail), headers=dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
     if cls not in (NotFound, MethodNotAllowed):
-        return _recorded(request, err)
+        return _recorded(request, cls(str(exc.detail), headers=headers))
     # The router's own refusal: no endpoint answered, so it is an exchange like any other.
+    if "Allow" in headers:  # Starlette lists a set: make it stable
+        headers["Allow"] = ", ".join(sorted(headers["Allow"].split(", ")))
+    err: GatewayError = cls(f"nothing answers {request.method} at this path", headers=headers)
     path: str = request.scope["path"]
     if not path.startswith("/"):  # OPTIONS *, or an authority (CONNECT)
         err = InvalidRequest("the request target must be a path (origin-form, RFC 9112 §3.2.1)")

@@ -3,18 +3,22 @@
 ``uvicorn --factory gateway.server:app_factory`` (what ``ndxp-sim serve-gateway`` runs)
 builds the app from ``NDXP_*`` settings in each worker process, so ``--workers 2`` gives two
 processes that share quotas and the exchange log through their stores under
-``NDXP_STATE_DIR``.
+``NDXP_STATE_DIR``. :func:`uvicorn_options` are the server settings every gateway process
+uses: the HTTP protocol is :class:`gateway.protocol.EdgeProtocol` (httptools with the head
+caps and the head and body deadlines uvicorn lacks), and no WebSocket support.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 import structlog
 from fastapi import FastAPI
 
 from gateway.app import create_app
+from gateway.protocol import EdgeLimits, edge_protocol
 from ndxp_config.settings import get_settings
 
 
@@ -43,3 +47,17 @@ def app_factory() -> FastAPI:
     """The uvicorn factory: settings from the environment, JSON logs."""
     configure_logging()
     return create_app(get_settings())
+
+
+def uvicorn_options(limits: EdgeLimits | None = None) -> dict[str, Any]:
+    """Keyword arguments for ``uvicorn.run`` / ``uvicorn.Config`` of a gateway process.
+
+    Without ``limits`` the protocol reads them from the ``NDXP_GATEWAY__*`` settings in
+    each worker (an import string, so that ``--workers`` can spawn it).
+    """
+    return {
+        "http": "gateway.protocol:EdgeProtocol" if limits is None else edge_protocol(limits),
+        "ws": "none",  # no WebSockets: an Upgrade is an ordinary request
+        "timeout_keep_alive": 5,  # idle time between requests (the head deadline follows)
+        "log_level": "warning",
+    }

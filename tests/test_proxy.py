@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import unicodedata
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -404,3 +405,26 @@ def test_provider_errors_are_classified_by_status_and_problem_code(
     from gateway.proxy import classify_provider_error
 
     assert classify_provider_error(status, body) == outcome
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("id 038090001234", "id 038*****1234"),
+        ("/v1/x/%30%33%38%30%39%30%30%30%31%32%33%34", "/v1/x/038*****1234"),
+        ("/v1/x/%2530%2533%2538090001234", "/v1/x/038*****1234"),
+        ("\uff10\uff13\uff18\uff10\uff19\uff10\uff10\uff10\uff11\uff12\uff13\uff14", None),
+        ("cmnd %31%32%33%34%35%36%37%38%39", "cmnd *****6789"),
+        ("phone 0912345678, %20 kept as sent", "phone 0912345678, %20 kept as sent"),
+    ],
+    ids=["plain", "percent_encoded", "double_encoded", "full_width", "cmnd_encoded", "no_id"],
+)
+def test_personal_ids_are_masked_whatever_their_encoding(text: str, shown: str | None) -> None:
+    from gateway.exchange_log import mask_personal_ids
+
+    masked = mask_personal_ids(text)
+    if shown is not None:
+        assert masked == shown
+    if "*****" in (shown or masked):  # the hidden middle digits are gone in every form
+        assert "09000" not in unicodedata.normalize("NFKC", masked)
+        assert "45678" not in masked
