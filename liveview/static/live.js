@@ -136,6 +136,7 @@ function applyLanguage() {
   button.lang = S.lang === "en" ? "vi" : "en";
   button.setAttribute("aria-pressed", String(S.lang === "vi"));
   if (S.topo) { drawMap(); fillSelects(); renderStats(); renderSelection(); renderFlow(); renderQuotas(); }
+  if (S.run !== undefined) renderRun(S.run);
   renderLegend(); renderMode();
 }
 
@@ -145,8 +146,9 @@ function tileBox(index) {
   const col = index % GEO.cols, row = Math.floor(index / GEO.cols);
   return { x: GEO.x0 + col * (GEO.w + GEO.gap), y: GEO.y0 + row * (GEO.h + GEO.gap) };
 }
-function twoLines(name) {
-  if (name.length <= 11) return [name];
+function twoLines(name, width = 9) {
+  // A tile's name on one line if it fits, else split where the longer half is shortest.
+  if (name.length <= width) return [name];
   const words = name.split(" ");
   let best = [name], score = Infinity;
   for (let i = 1; i < words.length; i++) {
@@ -155,6 +157,15 @@ function twoLines(name) {
     if (s < score) { score = s; best = [a, b]; }
   }
   return best;
+}
+function wrap(text, width) {
+  const lines = [];
+  for (const word of text.split(" ")) {
+    const last = lines.length - 1;
+    if (last >= 0 && (lines[last] + " " + word).length <= width) lines[last] += " " + word;
+    else lines.push(word);
+  }
+  return lines;
 }
 function drawMap() {
   const map = $("#map");
@@ -218,14 +229,14 @@ function drawMap() {
       "aria-pressed": String(S.selected?.kind === "database" && S.selected.key === db.name),
     });
     node.append(svg("rect", { x: 702, y: y - 44, width: 134, height: 88 }));
-    const words = twoLines(db[S.lang]);
+    const words = wrap(db[S.lang], 15).slice(0, 3);
     words.forEach((line, j) => {
-      const text = svg("text", { x: 710, y: y - 26 + j * 14, "font-weight": "bold" });
+      const text = svg("text", { x: 708, y: y - 28 + j * 13, "font-weight": "bold" });
       text.textContent = line; node.append(text);
     });
-    const health = svg("circle", { class: "health idle", cx: 824, cy: y - 30, r: 7 });
-    const figures = svg("text", { class: "small", x: 710, y: y + 14 });
-    const figures2 = svg("text", { class: "small", x: 710, y: y + 30 });
+    const health = svg("circle", { class: "health idle", cx: 826, cy: y - 34, r: 6 });
+    const figures = svg("text", { class: "small", x: 708, y: y + 20 });
+    const figures2 = svg("text", { class: "small", x: 708, y: y + 35 });
     node.append(health, figures, figures2);
     state.healthNode = health; state.figNode = figures; state.fig2Node = figures2; state.node = node;
     node.addEventListener("click", () => select("database", db.name));
@@ -279,7 +290,7 @@ function renderDatabases() {
       state.fig2Node.textContent = `${fmt(f.exchanges)}/min · ${fmt(f.failures)}✗`;
       state.node.setAttribute("aria-label", `${db[S.lang]}: ${t("h_" + f.health)}, p50 ${ms(f.p50_ms)} ms, p95 ${ms(f.p95_ms)} ms`);
     }
-    const health = t("h_" + f.health) + (probe ? ` (${t("probe")}: ${t("h_" + probe)})` : "");
+    const health = t("h_" + f.health) + (probe === "down" ? ` · ${t("probe")}: ${t("h_down")}` : "");
     tbody.append(el("tr", { "data-db": db.name },
       el("th", { scope: "row", text: db[S.lang] }),
       el("td", { class: `h-${f.health}`, text: health }),
@@ -477,7 +488,8 @@ function renderSelection() {
   $("#sel-title").textContent = `${t("lastOf")} ${name}`;
   const list = (S.recent[sel.kind].get(sel.key) || []).slice().reverse();
   for (const r of list) {
-    const who = sel.kind === "province" ? (r.service || r.path_template || "–") : `${S.provinces.get(r.province)?.name || r.consumer || "–"} · ${r.service?.split(".")[1] || ""}`;
+    const operation = (r.service || r.path_template || "–").replace(".", " · ");
+    const who = sel.kind === "province" ? operation : `${S.provinces.get(r.province)?.name || r.consumer || "–"} · ${r.service?.split(".")[1] || ""}`;
     const outcome = el("td", { class: `o-${r.colour}`, text: r.outcome });
     for (const fm of r.failure_modes || []) outcome.append(el("span", { class: "badge", text: fm }));
     const row = el("tr", { tabindex: "0", "data-exchange": r.exchange_id, "data-colour": r.colour, "data-service": r.service || "",
@@ -538,7 +550,7 @@ async function useToken(event) {
   const state = $("#token-state");
   try {
     await admin("GET", "health");
-    state.textContent = t("tokenOk"); state.className = "o-ok";
+    state.dataset.i18n = "tokenOk"; state.textContent = t("tokenOk"); state.className = "o-ok";
     document.body.classList.add("has-token");
     for (const note of document.querySelectorAll(".needs-token")) note.hidden = true;
     await Promise.all([loadScenarios(), pollAdmin()]);
@@ -592,6 +604,7 @@ function describeScenario() {
   $("#scenario-desc").textContent = s ? `${s.failure_modes.join(", ")} · ${s.rules} rules · ${s.source.slice(0, 2).join("; ")}` : "";
 }
 function renderRun(run) {
+  S.run = run;
   $("#run-now").textContent = run
     ? `${t("currentRun")}: ${run.scenario} (${run.run_id}), ${t("since")} ${clock(run.started_at)}${run.clock_at ? ` · ⏱ ${run.clock_at}` : ""}`
     : t("noRun");
@@ -617,6 +630,9 @@ async function scenarioAction(action) {
     }
   } catch (error) { msg.textContent = `✗ ${error.message}`; }
 }
+function shortList(items, n = 5) {
+  return items.length <= n ? items.join(", ") : `${items.slice(0, n).join(", ")} … (${items.length})`;
+}
 async function refreshReport() {
   const tbody = $("#report tbody");
   const msg = $("#scenario-msg");
@@ -630,7 +646,7 @@ async function refreshReport() {
         el("th", { scope: "row", title: row.title || "", text: `${row.failure_mode} ${row.title || ""}` }),
         el("td", { class: "num", text: fmt(row.exchanges) }), el("td", { class: "num", text: fmt(failures) }),
         el("td", { class: "num", text: `${((row.timeout_rate || 0) * 100).toFixed(1)}%` }),
-        el("td", { class: "num", text: ms(row.p95_ms) }), el("td", { text: (row.provinces || []).join(", ") }));
+        el("td", { class: "num", text: ms(row.p95_ms) }), el("td", { text: shortList(row.provinces || []) }));
     }));
     msg.textContent = `${t("report")}: ${report.run_id || ""} · ${fmt(report.exchanges)} ${t("exchanges").toLowerCase()}`;
   } catch (error) { msg.textContent = `✗ ${error.message}`; }
@@ -675,6 +691,7 @@ function setFlowBusy(busy) {
   if (busy) $("#flow-status").textContent = t("running");
 }
 function hopClass(step) {
+  if (step.error?.code === "contract_violation") return "degraded";
   if (step.error) return "failed";
   if (step.violations.length || (step.note && !step.status)) return "degraded";
   if (step.status == null) return "running";
@@ -684,7 +701,7 @@ function describeEvent(e) {
   const gw = S.topo.gateway_url;
   switch (e.kind) {
     case "token": return [`🔑 ${t("token")}: POST ${gw}/oauth2/token → ${e.detail || ""}`, ""];
-    case "request": return [`→ ${e.method} ${gw}${e.path} (${t("attempt")} ${e.attempt})`, ""];
+    case "request": return [`→ ${e.method} ${e.path} (${t("attempt")} ${e.attempt})`, ""];
     case "response": return [`← ${e.status} ${e.code || "OK"} · ${ms(e.latency_ms)} ms · ${t("exchange")} ${e.exchange_id || "–"}` +
       (e.quota_remaining == null ? "" : ` · ${t("quotaLeft")} ${fmt(e.quota_remaining)}`), e.status >= 400 ? "err" : ""];
     case "retry": return [`↻ ${t("retryIn")} ${(e.delay_s || 0).toFixed(2)} s ${t("after")} ${e.code} (${e.detail || ""})`, "retry"];
