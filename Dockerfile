@@ -10,11 +10,12 @@ COPY connectors ./connectors
 COPY mock_services ./mock_services
 COPY ndxp_config ./ndxp_config
 COPY ndxp_sim ./ndxp_sim
+COPY liveview ./liveview
 COPY scenarios ./scenarios
 RUN pip install --no-cache-dir . && mkdir -p /data
 # The locustfiles import `loadtests` from the working directory (/app), as from a checkout.
 COPY loadtests ./loadtests
 VOLUME ["/data"]
-EXPOSE 8000 8101 8102 8103 8104 8089
+EXPOSE 8000 8101 8102 8103 8104 8089 8090
 ENTRYPOINT ["ndxp-sim"]
 CMD ["--help"]

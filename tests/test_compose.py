@@ -72,6 +72,7 @@ def test_the_image_has_what_the_commands_need() -> None:
         "mock_services",
         "ndxp_config",
         "ndxp_sim",
+        "liveview",
         "scenarios",
         "loadtests",
     ):
