@@ -428,3 +428,32 @@ def test_personal_ids_are_masked_whatever_their_encoding(text: str, shown: str |
     if "*****" in (shown or masked):  # the hidden middle digits are gone in every form
         assert "09000" not in unicodedata.normalize("NFKC", masked)
         assert "45678" not in masked
+
+
+async def test_an_appended_observer_sees_each_finished_record_once(gw: Gateway) -> None:
+    app, client, _, _ = gw
+    seen: list[Any] = []
+    app.state.runtime.observers.append(seen.append)
+    good = await bearer(client)  # the token endpoint's answer is no refusal: no record
+    answers = [await client.get(CITIZEN, headers=good), await client.get(CITIZEN)]
+    assert [r.exchange_id for r in seen] == [a.headers["x-ndxp-exchange-id"] for a in answers]
+    assert [r.outcome for r in seen] == ["ok", "unauthenticated"]
+    assert sorted(r["exchange_id"] for r in await records(app)) == sorted(
+        r.exchange_id for r in seen
+    )
+
+
+async def test_a_failing_observer_is_logged_and_the_others_still_run(gw: Gateway) -> None:
+    app, client, _, _ = gw
+    observers = app.state.runtime.observers
+
+    def broken(_: Any) -> None:
+        raise RuntimeError("observer bug")
+
+    observers.insert(0, broken)
+    with capture_logs() as logs:
+        response = await client.get(CITIZEN, headers=await bearer(client))
+    assert response.status_code == 200
+    assert any(entry["event"] == "exchange_observer_failed" for entry in logs)
+    assert any(entry["event"] == "exchange" for entry in logs)  # the log line still ran
+    assert [r["outcome"] for r in await records(app)] == ["ok"]
