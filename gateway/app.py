@@ -77,6 +77,7 @@ unchanged, without it — so "NDXP refused me" and "the national database failed
 alike. Gateway codes: `invalid_request` (400), `unauthenticated` (401), `forbidden` (403),
 `unknown_service` (404), `payload_too_large` (413), `quota_exceeded` (429),
 `upstream_timeout` (504), `upstream_unreachable` (502), `upstream_reset` (502),
+`upstream_protocol_error` (502), `upstream_response_too_large` (502), `upstream_busy` (503),
 `provider_maintenance` (503), `quota_unavailable` (503: the quota store is down; retry),
 `gateway_error` (500). Provider errors passed on are recorded as
 `upstream_rejected` (4xx), `upstream_error` (5xx) and `upstream_overloaded` (503).
