@@ -34,6 +34,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -74,7 +75,9 @@ uvloop.run(main())
 
 
 @contextmanager
-def process(argv: list[str], env: dict[str, str], url: str, log: Path) -> Iterator[None]:
+def process(
+    argv: list[str], env: dict[str, str], url: str, log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
     """Start a server process and wait for its /healthz; stop it afterwards."""
     with log.open("wb") as out:
         proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -91,10 +94,16 @@ def process(argv: list[str], env: dict[str, str], url: str, log: Path) -> Iterat
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{argv} did not start:\n{log.read_text()}")
             time.sleep(0.1)
-        yield
+        yield proc
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children so far."""
+    root = psutil.Process(pid)
+    return sum(sum(p.cpu_times()[:2]) for p in (root, *root.children(recursive=True)))
 
 
 # --- the load generator ---------------------------------------------------------------------
@@ -270,7 +279,7 @@ def main() -> None:
         process(upstream_argv, env | {"PYTHONPATH": str(ROOT)}, upstream_url, work / "up.log"),
         process(
             gateway_argv, gateway_env | {"PYTHONPATH": str(ROOT)}, gateway_url, work / "gw.log"
-        ),
+        ) as gateway_process,
     ):
         token = httpx.post(
             f"{gateway_url}/oauth2/token",
@@ -293,9 +302,13 @@ def main() -> None:
         ):
             asyncio.run(saturation(port, raw, args.connections, 1.0))  # warm-up
             results[f"{name}/fixed"] = asyncio.run(fixed_rate(port, raw, args.rate, args.duration))
+            cpu_before = cpu_seconds(gateway_process.pid)
             results[f"{name}/saturation"] = asyncio.run(
                 saturation(port, raw, args.connections, args.duration)
             )
+            if name == "gateway":  # CPU per request: far steadier than req/s on a busy machine
+                spent = cpu_seconds(gateway_process.pid) - cpu_before
+                gateway_cpu_ms = spent / results[f"{name}/saturation"]["requests"] * 1000
 
     print(f"upstream: {args.upstream}; gateway: 1 worker, auth + quota + log + metrics + contract")
     print(f"{'load':<22}{'req/s':>10}{'p50 ms':>10}{'p90 ms':>10}{'p99 ms':>10}{'errors':>8}")
@@ -313,6 +326,10 @@ def main() -> None:
     print(
         f"proxied throughput at saturation: {results['gateway/saturation']['rps']:.0f} req/s "
         "(target >= 1500)"
+    )
+    print(
+        f"gateway CPU per proxied request at saturation: {gateway_cpu_ms:.3f} ms "
+        "(user + system, the gateway's processes)"
     )
     if args.json:
         print(json.dumps({"results": results, "added_ms": added}, indent=2))
