@@ -81,6 +81,9 @@ class Expectation:
 
 
 EXPECTED: dict[str, Expectation] = {}
+# Overrides in force before --ndxp-quota replaced them: put back when the run ends, since
+# overrides persist — left behind, the province would be refused for the rest of the day.
+REPLACED_OVERRIDES: dict[str, int | None] = {}
 STARTED: list[datetime] = []
 
 
@@ -107,6 +110,9 @@ def _note_quotas(environment: Environment, **_kw: Any) -> None:
     with admin_client(environment) as admin:
         for consumer in chosen(environment):
             if options.ndxp_quota is not None:
+                before = admin.get("/admin/quotas", params={"consumer": consumer.id})
+                previous = service_entry(before.raise_for_status().json(), consumer.id)
+                REPLACED_OVERRIDES.setdefault(consumer.id, previous["override"])
                 admin.put(
                     f"/admin/quotas/{consumer.id}/{SERVICE}", json={"limit": options.ndxp_quota}
                 ).raise_for_status()
@@ -230,11 +236,23 @@ def verdicts(environment: Environment) -> list[str]:
     return problems
 
 
+def restore_overrides(environment: Environment) -> None:
+    """Put back the quota overrides ``--ndxp-quota`` replaced (``null``: the registry's)."""
+    with admin_client(environment) as admin:
+        for consumer_id, previous in REPLACED_OVERRIDES.items():
+            admin.put(
+                f"/admin/quotas/{consumer_id}/{SERVICE}", json={"limit": previous}
+            ).raise_for_status()
+            log.info("%s: %s quota override restored to %s", consumer_id, SERVICE, previous)
+    REPLACED_OVERRIDES.clear()
+
+
 @events.quitting.add_listener
 def _check(environment: Environment, **_kw: Any) -> None:
     if not is_controller(environment) or not EXPECTED:
         return
     problems = verdicts(environment)
+    restore_overrides(environment)
     for problem in problems:
         log.error("QUOTA CHECK FAILED: %s", problem)
     if problems:

@@ -194,7 +194,11 @@ def report_command(
     )
 
     if exchanges is not None:
-        report = report_from_file(exchanges, load_provinces(None))
+        try:
+            report = report_from_file(exchanges, load_provinces(None))
+        except ReportSourceError as exc:
+            console.print(f"[red]no report:[/red] {exc}")
+            raise typer.Exit(1) from None
     else:
         settings = get_settings()
         ranged = since is not None or until is not None

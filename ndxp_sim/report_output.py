@@ -50,9 +50,27 @@ def report_from_gateway(
 
 
 def report_from_file(path: Path, provinces: dict[str, str | None]) -> Report:
-    """A report of an exported JSONL file (``GET /admin/exchanges/export``), no run."""
-    with path.open(encoding="utf-8") as lines:
-        records = [ExchangeRecord.model_validate_json(line) for line in lines if line.strip()]
+    """A report of an exported JSONL file (``GET /admin/exchanges/export``), no run.
+
+    Raises:
+        ReportSourceError: the file cannot be read, or a line is not an exchange record in
+            JSON (a CSV export, say); the message names the file and the line.
+    """
+    records = []
+    try:
+        with path.open(encoding="utf-8") as lines:
+            for number, line in enumerate(lines, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    records.append(ExchangeRecord.model_validate_json(line))
+                except ValueError:
+                    raise ReportSourceError(
+                        f"{path}, line {number}: not an exchange record in JSON — export with "
+                        "`/admin/exchanges/export?format=jsonl` (CSV cannot be read back)"
+                    ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ReportSourceError(f"cannot read {path}: {exc}") from None
     return build_report(records, provinces=provinces)
 
 

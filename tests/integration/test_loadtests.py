@@ -103,6 +103,11 @@ def test_quota_exhaustion_admits_exactly_the_quota_in_distributed_mode(
         assert rows[name]["Request Count"] == "20"
         assert int(rows[f"{name} [429]"]["Request Count"]) > 0
         assert rows[f"{name} [429]"]["Failure Count"] == "0"  # every 429 had its headers
+    # The run put back the overrides it set: the provinces are not cut off for the day.
+    with httpx.Client(base_url=stack.gateway_url, headers=stack.admin_headers) as admin:
+        for consumer in ("onestop-thanh-hoa", "onestop-ha-noi"):
+            items = admin.get("/admin/quotas", params={"consumer": consumer}).json()["items"]
+            assert next(i for i in items if i["service"] == SERVICE)["override"] is None
 
 
 def test_quota_exhaustion_fails_the_run_when_the_gateway_over_admits(
