@@ -132,9 +132,15 @@ class Proxy:
         ex.quota_remaining = quota.remaining
         if quota.refusal is not None:
             raise quota.refusal
-        status, headers, content = await self._forward(
-            request, ex, consumer, route, match.upstream_path, body
-        )
+        try:
+            status, headers, content = await self._forward(
+                request, ex, consumer, route, match.upstream_path, body
+            )
+        except GatewayError as err:
+            # Admitted, so counted: a 502/503/504 made after admission tells the quota state
+            # like any answer to an admitted request (refusals before it used none).
+            err.headers.update(quota.headers)
+            raise
         return self._passed_on(ex, route, status, headers, content, quota.headers)
 
     async def _forward(

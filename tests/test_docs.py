@@ -11,9 +11,16 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from gateway.testing import admin_headers, gateway_settings, running_gateway, small_registry
+from gateway.testing import (
+    admin_headers,
+    bearer,
+    gateway_settings,
+    running_gateway,
+    small_registry,
+)
 
 ADMIN = admin_headers()
+CITIZEN = "/population/v1/citizens/038090001234"
 
 
 @pytest.fixture
@@ -99,3 +106,24 @@ async def test_token_and_admin_errors_carry_an_exchange_id_ops_can_find(
         await asyncio.sleep(0.05)
     assert found is not None
     assert found.json()["outcome"] == "unauthenticated"
+
+
+async def test_ratelimit_is_on_every_answer_to_an_admitted_request_and_no_earlier_refusal(
+    tmp_path: Path,
+) -> None:
+    def unreachable(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    settings = gateway_settings(tmp_path / "state", small_registry(daily_quota=100))
+    transport = httpx.MockTransport(unreachable)
+    async with running_gateway(settings, {"population": transport}) as (_, client):
+        failed = await client.get(CITIZEN, headers=await bearer(client))
+        refused = await client.get(CITIZEN)
+    assert (failed.status_code, failed.json()["code"]) == (502, "upstream_unreachable")
+    assert (
+        failed.headers["RateLimit"]
+        == '"daily";r=99;t=' + failed.headers["RateLimit"].split("t=")[1]
+    )
+    assert "RateLimit-Policy" in failed.headers
+    assert refused.status_code == 401
+    assert "RateLimit" not in refused.headers  # no consumer known, no quota used
