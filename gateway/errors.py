@@ -139,7 +139,7 @@ class Forbidden(CallerError):
 
 
 class ConsumerSuspended(Unauthenticated):
-    """The consumer is suspended by ops (onboarding, :mod:`gateway.consumers`)."""
+    """The consumer is suspended by ops (onboarding at runtime); it may be reactivated."""
 
     code = "consumer_suspended"
     title = "This consumer is suspended"

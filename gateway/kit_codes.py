@@ -64,6 +64,17 @@ def retry_advice(cls: type[GatewayError]) -> str:
     return "no automatic retry; report it with the exchange id"
 
 
+def _meaning(cls: type[GatewayError]) -> str:
+    """The class's own docstring's first paragraph, else its title."""
+    if cls.code in PASSED_THROUGH_OUTCOMES:  # the base of the upstream errors
+        return cls.title + ": its answer could not be read"
+    own = cls.__dict__.get("__doc__")
+    if not own:
+        return cls.title
+    paragraph = " ".join(own.strip().split("\n\n")[0].split())
+    return paragraph.replace("``", "`").rstrip(".")
+
+
 def gateway_rows() -> list[CodeRow]:
     """Every code the gateway itself answers with, from its error hierarchy."""
     rows: dict[str, CodeRow] = {}
@@ -71,9 +82,7 @@ def gateway_rows() -> list[CodeRow]:
     for cls in all_error_classes():  # root first: a subclass repeating a code overwrites it
         if cls.code in PASSED_THROUGH_OUTCOMES and cls.code in provider_codes:
             continue  # a provider's own code the gateway only classifies (provider_maintenance)
-        meaning = cls.title
-        if cls.code in PASSED_THROUGH_OUTCOMES:
-            meaning += ": its answer could not be read"
+        meaning = _meaning(cls)
         rows[cls.code] = CodeRow(cls.code, cls.status_code, GATEWAY, meaning, retry_advice(cls))
     return sorted(rows.values(), key=lambda r: (r.status, r.code))
 

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from gateway.kit_codes import code_table, render_markdown
 from gateway.testing import (
     admin_headers,
     bearer,
@@ -127,3 +128,9 @@ async def test_ratelimit_is_on_every_answer_to_an_admitted_request_and_no_earlie
     assert "RateLimit-Policy" in failed.headers
     assert refused.status_code == 401
     assert "RateLimit" not in refused.headers  # no consumer known, no quota used
+
+
+def test_readme_code_table_is_the_generated_one() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    table = readme.split("<!-- codes:begin -->\n")[1].split("<!-- codes:end -->")[0]
+    assert table == render_markdown(code_table())
