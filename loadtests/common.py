@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import gevent
 import httpx
 import yaml
 from locust import FastHttpUser, events
@@ -75,6 +76,13 @@ def _add_options(parser: Any, **_kw: Any) -> None:
         type=int,
         default=None,
         help="Seed of the mocks' data (personal ids that exist); default: NDXP_MOCKS__SEED.",
+    )
+    parser.add_argument(
+        "--ndxp-until",
+        action="append",
+        default=[],
+        help="End the run, as -t does, once this request name has been counted: NAME, or "
+        "NAME>=N for at least N. Repeatable (all must hold); -t still bounds the run.",
     )
 
 
@@ -134,6 +142,38 @@ def admin_client(environment: Environment) -> httpx.Client:
 def is_controller(environment: Environment) -> bool:
     """True on the process that owns the totals: a master, or a local (single) runner."""
     return not isinstance(environment.runner, WorkerRunner)
+
+
+def until_goals(values: Iterable[str]) -> list[tuple[str, int]]:
+    """``--ndxp-until`` values as (request name, at least this many)."""
+    goals = []
+    for value in values:
+        name, _, count = value.rpartition(">=")
+        goals.append((name, int(count)) if name else (value, 1))
+    return goals
+
+
+def counted(environment: Environment, name: str) -> int:
+    """Requests counted so far under ``name`` (every method); a master's lag behind its
+    workers (their report interval) only delays the answer."""
+    entries = environment.stats.entries.items()
+    return sum(entry.num_requests for (entry_name, _), entry in entries if entry_name == name)
+
+
+@events.test_start.add_listener
+def _end_when_counted(environment: Environment, **_kw: Any) -> None:
+    goals = until_goals(getattr(environment.parsed_options, "ndxp_until", None) or [])
+    if not goals or not is_controller(environment):
+        return
+
+    def watch() -> None:
+        while not all(counted(environment, name) >= least for name, least in goals):
+            gevent.sleep(0.2)
+        log.info("--ndxp-until reached, shutting down")
+        assert environment.runner is not None
+        environment.runner.quit()  # what -t does when its time is up: verdicts still run
+
+    gevent.spawn(watch)
 
 
 def problem_code(response: Any) -> str:
