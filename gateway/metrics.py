@@ -144,7 +144,8 @@ class GatewayMetrics:
         )
         self.log_dropped = Counter(
             "ndxp_exchange_log_dropped",
-            "Exchange records the log could not keep (its queue was full).",
+            "Exchange records that will never be stored: the journal was full or unwritable, "
+            "the record malformed or refused by the store, or a journal line torn by a power cut.",
             registry=target,
         )
         self._quotas = _QuotaCollector()
