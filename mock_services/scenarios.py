@@ -30,23 +30,12 @@ from pydantic import Field, ValidationError, model_validator
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from contracts.catalogue import Provider, operation, operations_of
-from mock_services.fault_bodies import check_path
 from mock_services.fault_specs import FAULT_KINDS, RULE_ID_PATTERN, Rule, Spec
 from mock_services.provinces import PROVINCES
 
 SCENARIOS_DIR = Path(__file__).resolve().parents[1] / "scenarios"
 Loc = tuple[str | int, ...]
 _PROVINCE_CODES = frozenset(p.code for p in PROVINCES)
-# Response models a stale_status rule can rewrite: records with a status history.
-_STALE_MODELS = frozenset(
-    {
-        "civil_registry:Registration",
-        "civil_registry:StatusChangePage",
-        "driver_licence:RenewalDossier",
-        "driver_licence:RenewalDossierPage",
-        "business_registry:DossierDetail",
-    }
-)
 
 
 class Scenario(Spec):
@@ -181,7 +170,7 @@ def _operation_issues(number: int, rule: Rule) -> Iterable[tuple[Loc, str]]:
         if province not in _PROVINCE_CODES:
             yield (*here, "match", "provinces", index), f"{province!r} is not a province code"
     fault = rule.fault
-    if fault.kind not in {"drop_fields", "empty_list", "dangling_file", "stale_status"}:
+    if not fault.needs_operations:
         return
     if not rule.match.operations:
         yield (
@@ -192,33 +181,8 @@ def _operation_issues(number: int, rule: Rule) -> Iterable[tuple[Loc, str]]:
     for index, operation_id in enumerate(rule.match.operations):
         if operation_id not in known:
             continue
-        op = operation(provider, operation_id)
-        at: Loc = (*here, "match", "operations", index)
-        if fault.kind == "dangling_file":
-            if operation_id != "download_file":
-                yield at, "dangling_file applies to download_file only"
-        elif fault.kind == "stale_status":
-            if op.response_model not in _STALE_MODELS:
-                yield (
-                    at,
-                    (
-                        "stale_status rewrites records with a status history: civil-registry "
-                        "registrations and status changes, renewal dossiers, business dossier "
-                        "details"
-                    ),
-                )
-        else:
-            model = op.load_response_model()
-            if model is None:
-                yield at, f"{operation_id} answers a file, not JSON"
-                continue
-            key, paths = (
-                ("fields", fault.fields) if fault.kind == "drop_fields" else ("paths", fault.paths)
-            )
-            for path_index, path in enumerate(paths):
-                why = check_path(model, path, want_list=fault.kind == "empty_list")
-                if why is not None:
-                    yield (*here, "fault", key, path_index), f"{operation_id}: {why}"
+        for loc, why in fault.operation_issues(operation(provider, operation_id)):
+            yield ((*here, *loc) if loc else (*here, "match", "operations", index)), why
 
 
 def semantic_issues(rules: Iterable[tuple[int, Rule]]) -> list[tuple[Loc, str]]:

@@ -38,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from contracts.exchange import OUTCOME_OK, ExchangeRecord, parse_injected_faults
 from contracts.gateway import Run
 from mock_services.dossiers import VIETNAM_TZ
-from mock_services.fault_specs import DropFields, EmptyBody, Rule
+from mock_services.fault_specs import Rule
 from mock_services.provinces import PROVINCES
 from mock_services.scenarios import Scenario
 from ndxp_sim.failure_modes import (
@@ -188,17 +188,8 @@ class _Rules:
 
 
 def _own_fields(rule: Rule | None, violations: Sequence[str]) -> tuple[str, ...]:
-    """The contract violations a rule's fault explains: the fields a drop_fields rule
-    names (``items[*].phone`` is reported as ``items[].phone``); everything for an empty body."""
-    if rule is None:
-        return tuple(violations)
-    fault = rule.fault
-    if isinstance(fault, DropFields):
-        named = {path.replace("[*]", "[]") for path in fault.fields}
-        return tuple(v for v in violations if v in named)
-    if isinstance(fault, EmptyBody):
-        return tuple(violations)
-    return ()
+    """The contract violations a rule's fault explains (without its rule: all of them)."""
+    return tuple(violations) if rule is None else rule.fault.explains(violations)
 
 
 def attribute(record: ExchangeRecord, rules: _Rules) -> list[Hit]:
