@@ -3,8 +3,8 @@
 uvicorn bounds neither the request head nor the time a client may take to send it (its
 ``timeout_keep_alive`` only covers the idle time *between* requests, and h11's
 ``h11_max_incomplete_event_size`` does not apply to the httptools parser, which the gateway
-keeps for speed). :class:`EdgeProtocol` adds, per connection and at the cost of one timer
-per request:
+keeps for speed). :class:`EdgeProtocol` adds, per connection and at the cost of a clock
+reading per request phase:
 
 - a head deadline (``header_timeout_s``, from the first byte or the connection's opening)
   and a body deadline (``body_timeout_s``, from the end of the head): slowloris heads and
@@ -72,19 +72,30 @@ class _Refused(Exception):
     """Raised inside a parser callback to stop parsing at once (httptools re-raises it)."""
 
 
+# Where a connection is in its current request; each phase has its deadline.
+IDLE, HEAD, BODY, ANSWERING = range(4)
+
+
 class EdgeProtocol(HttpToolsProtocol):
     """``uvicorn --http gateway.protocol:EdgeProtocol``; limits from the NDXP_ settings.
 
     :func:`edge_protocol` makes a subclass with explicit limits (tests, benchmarks).
+
+    The deadlines cost no timer per request: each request only notes when its phase began
+    (``loop.time()``), and one watchdog per connection wakes when the current phase would
+    run out, cuts it if it did, or sleeps again for what is left.
     """
 
     limits: EdgeLimits | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._limits = type(self).limits or _limits_from_environment()
-        self._deadline: asyncio.TimerHandle | None = None
-        self._in_head = False  # between the first byte of a head and its end
+        limits = self._limits = type(self).limits or _limits_from_environment()
+        self._max_fields, self._max_head = limits.max_header_count, limits.max_head_bytes
+        self._phase = IDLE
+        self._phase_started = 0.0
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._lingering: asyncio.TimerHandle | None = None
         self._head_bytes = 0  # bytes received while the head is incomplete
         self._field_bytes = 0  # bytes of the fields parsed so far (a head in one read)
         self._header_count = 0
@@ -95,66 +106,66 @@ class EdgeProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._arm(self._limits.header_timeout_s, self._head_timed_out)
+        self._phase_started = self.loop.time()
+        self._watchdog = self.loop.call_later(self._limits.header_timeout_s, self._watch)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._cancel_deadline()
+        for timer in (self._watchdog, self._lingering):
+            if timer is not None:
+                timer.cancel()
+        self._watchdog = self._lingering = None
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        # uvicorn's, but a parser error is answered by the app (problem+json, a record).
         if self._refused:
             return  # lingering: read and drop
         self._unset_keepalive_if_required()
-        if self._deadline is None:  # the first bytes of a request (or of garbage)
-            self._arm(self._limits.header_timeout_s, self._head_timed_out)
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            # CONNECT or an Upgrade the gateway does not serve: the request itself was
-            # dispatched as an ordinary one (and refused by the app); the rest is ignored.
+            # An Upgrade the gateway does not serve: the request itself was dispatched as an
+            # ordinary one; what follows it is not HTTP/1.1 and is dropped.
             self._refused = True
             return
         except httptools.HttpParserError:
             self._parser_failed()
             return
-        if self._in_head:
+        if self._phase == HEAD:
             self._head_bytes += len(data)
-            if self._head_bytes > self._limits.max_head_bytes:
+            if self._head_bytes > self._max_head:
                 self._dispatch_refusal(self._too_large())
 
     # -- parser callbacks -----------------------------------------------------------------
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._in_head = True
+        self._phase, self._phase_started = HEAD, self.loop.time()
         self._head_bytes = self._field_bytes = self._header_count = 0
-        if self._deadline is None:
-            self._arm(self._limits.header_timeout_s, self._head_timed_out)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if not self._in_head:
+        if self._phase != HEAD:
             return  # a chunked trailer: never a header field of the request
         self._header_count += 1
         self._field_bytes += len(name) + len(value)
-        if (
-            self._header_count > self._limits.max_header_count
-            or self._field_bytes > self._limits.max_head_bytes
-        ):
+        if self._header_count > self._max_fields or self._field_bytes > self._max_head:
             self._refusal = self._too_large()
             raise _Refused
-        super().on_header(name, value)
+        name = name.lower()  # as uvicorn's on_header, inlined: this runs for every field
+        if name == b"expect" and value.lower() == b"100-continue":
+            self.expect_100_continue = True
+        self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
-        if self.parser.get_method() == b"CONNECT":
+        if self.url[:1] != b"/" and self.parser.get_method() == b"CONNECT":
             # Not a forward proxy: route it as an ordinary request, the app answers 405.
             self._refusal = _DISPATCH_AS_IS
             raise _Refused
         super().on_headers_complete()
-        self._in_head = False
-        self._arm(self._limits.body_timeout_s, self._body_timed_out)
+        self._phase, self._phase_started = BODY, self.loop.time()
 
     def on_message_complete(self) -> None:
-        self._cancel_deadline()
+        self._phase = ANSWERING
         super().on_message_complete()
 
     def on_response_complete(self) -> None:
@@ -162,7 +173,26 @@ class EdgeProtocol(HttpToolsProtocol):
             self.server_state.total_requests += 1
             self._linger()
             return
+        if self._phase == ANSWERING and not self.pipeline:
+            self._phase, self._phase_started = IDLE, self.loop.time()
         super().on_response_complete()
+
+    # -- deadlines ------------------------------------------------------------------------
+
+    def _watch(self) -> None:
+        phase, limits = self._phase, self._limits
+        limit = limits.body_timeout_s if phase == BODY else limits.header_timeout_s
+        left = self._phase_started + limit - self.loop.time()
+        if phase == ANSWERING or left > 0:  # the app is working, or time is left
+            self._watchdog = self.loop.call_later(left if left > 0 else limit, self._watch)
+            return
+        self._watchdog = None
+        if phase == IDLE:
+            self.transport.close()  # no request was begun: nothing to answer
+        elif phase == HEAD:
+            self._dispatch_refusal(RequestTimeout(f"the request head took longer than {limit:g} s"))
+        else:
+            self._fail_body(RequestTimeout(f"the request body took longer than {limit:g} s"))
 
     # -- refusals -------------------------------------------------------------------------
 
@@ -170,43 +200,26 @@ class EdgeProtocol(HttpToolsProtocol):
         refusal, self._refusal = self._refusal, None
         if refusal is not None:
             self._dispatch_refusal(None if refusal is _DISPATCH_AS_IS else refusal)
-        elif self._in_head or self.cycle is None or self.cycle.response_complete:
-            self._dispatch_refusal(InvalidRequest("malformed HTTP request head"))
-        else:
+        elif self._phase == BODY and self.cycle is not None and not self.cycle.response_complete:
             self._fail_body(InvalidRequest("malformed chunked request body (RFC 9112 §7.1)"))
+        else:
+            self._dispatch_refusal(InvalidRequest("malformed HTTP request head"))
 
     def _too_large(self) -> RequestHeaderFieldsTooLarge:
-        limits = self._limits
         return RequestHeaderFieldsTooLarge(
-            f"the request head exceeds {limits.max_head_bytes} bytes "
-            f"or {limits.max_header_count} header fields"
-        )
-
-    def _head_timed_out(self) -> None:
-        self._deadline = None
-        if not self._in_head:
-            self.transport.close()  # no request was begun: nothing to answer
-            return
-        self._dispatch_refusal(
-            RequestTimeout(f"the request head took longer than {self._limits.header_timeout_s:g} s")
-        )
-
-    def _body_timed_out(self) -> None:
-        self._deadline = None
-        self._fail_body(
-            RequestTimeout(f"the request body took longer than {self._limits.body_timeout_s:g} s")
+            f"the request head exceeds {self._max_head} bytes or {self._max_fields} fields"
         )
 
     def _dispatch_refusal(self, error: GatewayError | None) -> None:
         """Stop parsing; run the app on what the head gave, with ``error`` in its scope."""
         self._refused = True
-        self._cancel_deadline()
+        in_head, self._phase = self._phase == HEAD, ANSWERING
         if self.cycle is not None and not self.cycle.response_complete:
             self.transport.close()  # an earlier request is still being answered
             return
         # The method is known once the request line's target began; the fields, once the
         # head began (else ``self.headers`` still holds the previous request's).
-        known = self._in_head and bool(getattr(self, "url", b""))
+        known = in_head and bool(getattr(self, "url", b""))
         method = self.parser.get_method().decode("ascii", "replace") if known else "-"
         scope: dict[str, Any] = {
             "type": "http",
@@ -220,12 +233,11 @@ class EdgeProtocol(HttpToolsProtocol):
             "path": "/",
             "raw_path": b"/",
             "query_string": b"",
-            "headers": list(self.headers) if self._in_head else [],
+            "headers": list(self.headers) if in_head else [],
             "state": self.app_state.copy(),
         }
         if error is not None:
             scope[EDGE_ERROR] = error
-        self._in_head = False
         cycle = RequestResponseCycle(
             scope=scope,  # type: ignore[arg-type]
             transport=self.transport,
@@ -246,7 +258,7 @@ class EdgeProtocol(HttpToolsProtocol):
     def _fail_body(self, error: GatewayError) -> None:
         """End the current body early; the app raises ``error`` when it reads the end."""
         self._refused = True
-        self._cancel_deadline()
+        self._phase = ANSWERING
         cycle = self.cycle
         if cycle is None or cycle.response_started:
             self.transport.close()  # answered already (or answering): drop the rest
@@ -261,19 +273,7 @@ class EdgeProtocol(HttpToolsProtocol):
         if self.transport.can_write_eof():
             self.transport.write_eof()
         self.flow.resume_reading()
-        self._arm(self._limits.linger_s, self.transport.close)
-
-    # -- timers ---------------------------------------------------------------------------
-
-    def _arm(self, delay: float, callback: Any) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-        self._deadline = self.loop.call_later(delay, callback)
-
-    def _cancel_deadline(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
+        self._lingering = self.loop.call_later(self._limits.linger_s, self.transport.close)
 
 
 _DISPATCH_AS_IS = InvalidRequest("dispatched as an ordinary request")  # a sentinel, never sent
