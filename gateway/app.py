@@ -32,6 +32,7 @@ from gateway.edge import EdgeMiddleware
 from gateway.errors import GatewayError, MethodNotAllowed, NotFound
 from gateway.exchange import log_line
 from gateway.exchange_log import open_exchange_log
+from gateway.kit_codes import code_table, render_markdown
 from gateway.metrics import GatewayMetrics
 from gateway.problems import install_problem_handlers
 from gateway.proxy import Proxy
@@ -63,24 +64,21 @@ with tokens, access rights, daily quotas, timeouts, an exchange log and metrics.
    Only registered operations are routed (anything else: 404 `unknown_service`), and only
    those your system subscribes to (403 `forbidden`).
 
-Every answer carries `X-NDXP-Exchange-Id` (quote it to ops). Successful answers carry
-`RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers); a spent daily
+Every answer to a province's call, and every error, carries `X-NDXP-Exchange-Id` (quote it to
+ops). Answers to admitted requests — 2xx, a provider's own errors, the gateway's 502/503/504 —
+carry `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers); a spent daily
 quota is 429 `quota_exceeded` with `Retry-After` (quotas reset at local midnight,
-Asia/Ho_Chi_Minh). A provider response that breaks its contract is passed on, flagged in
-`X-NDXP-Contract-Violations`.
+Asia/Ho_Chi_Minh); refusals before the quota is counted carry neither. A provider response
+that breaks its contract is passed on, flagged in `X-NDXP-Contract-Violations`.
 
 ## Errors
 
 Errors are RFC 9457 `application/problem+json` with a stable `code` and the `exchange_id`.
 Errors the gateway makes carry `X-NDXP-Error: <code>`; a provider's own errors are passed on
 unchanged, without it — so "NDXP refused me" and "the national database failed" never look
-alike. Gateway codes: `invalid_request` (400), `unauthenticated` (401), `forbidden` (403),
-`unknown_service` (404), `payload_too_large` (413), `quota_exceeded` (429),
-`upstream_timeout` (504), `upstream_unreachable` (502), `upstream_reset` (502),
-`upstream_protocol_error` (502), `upstream_response_too_large` (502), `upstream_busy` (503),
-`provider_maintenance` (503), `quota_unavailable` (503: the quota store is down; retry),
-`gateway_error` (500). Provider errors passed on are recorded as
-`upstream_rejected` (4xx), `upstream_error` (5xx) and `upstream_overloaded` (503).
+alike. Every code a province can receive (generated from `gateway.errors` and
+`contracts.problems`):
+
 """
 
 TAGS = [
@@ -177,7 +175,7 @@ def create_app(
     app = FastAPI(
         title="NDXP gateway (ndxp-sim)",
         version=CONTRACT_VERSION,
-        description=DESCRIPTION,
+        description=DESCRIPTION + render_markdown(code_table()),
         openapi_tags=TAGS,
         lifespan=lifespan,
         docs_url=None,  # Swagger UI from the package, not a CDN: gateway.docs

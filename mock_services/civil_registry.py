@@ -383,9 +383,18 @@ def examples(seed: int) -> Mapping[str, Example]:
     )
     first = registration_view(seed, rows[0], _EXAMPLE_SUBMITTED)
     return {
-        "submit_birth_registration": Example("a birth in Thanh Hóa", body=birth, response=first),
+        # Registration ids follow the order of arrival: the documented ones are a fresh
+        # registry's first (the birth) and second (the death) submission. Anywhere else the
+        # id differs, so the examples say so rather than show an id as if it were fixed.
+        "submit_birth_registration": Example(
+            "a birth in Thanh Hóa, the first submission to a fresh registry; registration ids "
+            "follow arrival order, so read yours from the answer",
+            body=birth,
+            response=first,
+        ),
         "submit_death_registration": Example(
-            "a death in Thanh Hóa",
+            "a death in Thanh Hóa, submitted right after the birth example to a fresh registry; "
+            "its registration id is the second one issued, read yours from the answer",
             body=death,
             response=registration_view(seed, rows[1], from_us(rows[1].submitted_us)),
         ),
