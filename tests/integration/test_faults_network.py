@@ -8,6 +8,7 @@ latency. Durations stay between 0.2 and 0.5 s.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -96,7 +97,7 @@ async def test_reset_during_the_body_sends_status_and_headers_then_breaks_the_bo
 
 
 async def test_a_hang_outlasts_the_callers_read_timeout(url: str) -> None:
-    timeout = httpx.Timeout(1.0, read=CLIENT_READ_S)
+    timeout = httpx.Timeout(30.0, read=CLIENT_READ_S)  # connect: bounds a hang only
     async with httpx.AsyncClient(base_url=url, timeout=timeout) as client:
         started = time.perf_counter()
         with pytest.raises(httpx.ReadTimeout):
@@ -105,7 +106,7 @@ async def test_a_hang_outlasts_the_callers_read_timeout(url: str) -> None:
 
 
 async def test_a_patient_caller_gets_the_hung_answer_late(url: str) -> None:
-    async with httpx.AsyncClient(base_url=url, timeout=2.0) as client:
+    async with httpx.AsyncClient(base_url=url, timeout=30.0) as client:
         started = time.perf_counter()
         response = await client.get(CITIZEN, headers={"X-NDXP-Province": HANG})
         elapsed = time.perf_counter() - started
@@ -115,7 +116,7 @@ async def test_a_patient_caller_gets_the_hung_answer_late(url: str) -> None:
 
 
 async def test_latency_is_measured_on_the_wire(url: str) -> None:
-    async with httpx.AsyncClient(base_url=url, timeout=2.0) as client:
+    async with httpx.AsyncClient(base_url=url, timeout=30.0) as client:
         started = time.perf_counter()
         slow = await client.get(CITIZEN, headers={"X-NDXP-Province": SLOW})
         slow_s = time.perf_counter() - started
@@ -127,7 +128,7 @@ async def test_latency_is_measured_on_the_wire(url: str) -> None:
 async def test_the_server_keeps_serving_after_resets_and_admin_sees_the_counts(
     url: str,
 ) -> None:
-    async with httpx.AsyncClient(base_url=url, timeout=2.0) as client:
+    async with httpx.AsyncClient(base_url=url, timeout=30.0) as client:
         for province in (RESET_BEFORE, RESET_DURING):
             with pytest.raises((httpx.ReadError, httpx.RemoteProtocolError)):
                 await client.get(CITIZEN, headers={"X-NDXP-Province": province})
@@ -160,10 +161,12 @@ def test_a_hang_ends_when_the_caller_hangs_up_so_the_server_stops_at_once(tmp_pa
     )
     app = create_app(Settings(mocks=MockSettings(seed=SEED), state_dir=tmp_path))
     install_fault_engine(app, FaultEngine("population", scenario))
+    before = set(threading.enumerate())
     with serve_in_thread(app) as base:
+        server = [t for t in set(threading.enumerate()) - before if t.name.endswith("(run)")]
+        assert len(server) == 1
         with pytest.raises(httpx.ReadTimeout):
-            httpx.get(base + CITIZEN, timeout=CLIENT_READ_S)
-        hung_up = time.perf_counter()
+            httpx.get(base + CITIZEN, timeout=httpx.Timeout(30.0, read=CLIENT_READ_S))
     # Uvicorn waits for running handlers before it stops: a handler still sleeping out its
-    # 60 s would hold the shutdown (the helper gives up after 10 s).
-    assert time.perf_counter() - hung_up < 5
+    # 60 s would hold the shutdown, and the helper would give up on the thread, still alive.
+    assert not server[0].is_alive()
