@@ -200,6 +200,7 @@ class RequestTimeout(CallerError):
     code = "request_timeout"
     status_code = 408
     title = "Request not received in time"
+    advice: ClassVar[str] = "no: send the request without pauses (the ops guide: deadlines)"
 
 
 class RequestHeaderFieldsTooLarge(CallerError):
@@ -219,6 +220,7 @@ class ClientDisconnected(CallerError):
     code = "client_disconnected"
     status_code = 499
     title = "Client closed the request"
+    advice: ClassVar[str] = "never sent: the exchange log's record of a province that left"
 
 
 class QuotaExceeded(CallerError):

@@ -26,6 +26,7 @@ from gateway.errors import (
     InvalidRequest,
     MethodNotAllowed,
     NotFound,
+    UnknownService,
 )
 from gateway.protocol import EDGE_ERROR
 
@@ -90,8 +91,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     path: str = request.scope["path"]
     if not path.startswith("/"):  # OPTIONS *, or an authority (CONNECT)
         err = InvalidRequest("the request target must be a path (origin-form, RFC 9112 §3.2.1)")
-    elif _CONTROL.search(path):  # %0d%0a and friends, decoded
-        err = InvalidRequest("the path contains control characters")
+    elif _CONTROL.search(path):  # %0a decoded: the catch-all cannot match it
+        # As the proxy's router answers any other encoded control character.
+        err = UnknownService("the path has an encoded control character")
     return _recorded(request, err)
 
 

@@ -362,8 +362,8 @@ CASES = {
     ),
     "crlf_in_the_path": Case(
         lambda t: [request("GET", "/population/v1/citizens/%0d%0aX-Injected:%201", bearer(t))],
-        400,
-        "invalid_request",
+        404,
+        "unknown_service",
     ),
     "wrong_method_on_the_token_endpoint": Case(
         lambda t: [request("DELETE", "/oauth2/token")],
