@@ -34,11 +34,12 @@ Up = tuple[subprocess.Popen[str], dict[str, str], list[str]]
 
 
 def _up_env(tmp_path: Path) -> dict[str, str]:
-    gateway_port, *mock_ports = free_ports(5)
+    gateway_port, live_port, *mock_ports = free_ports(6)
     return {
         **os.environ,
         "NDXP_STATE_DIR": str(tmp_path / "state"),
         "NDXP_GATEWAY__PORT": str(gateway_port),
+        "NDXP_LIVE__PORT": str(live_port),
         "NDXP_MOCKS__PORTS": json.dumps(dict(zip(MOCK_NAMES, mock_ports, strict=True))),
         "COLUMNS": "400",  # keep rich from wrapping the copy-paste lines
     }
@@ -92,6 +93,21 @@ def test_up_scenario_starts_the_stack_under_that_scenario(tmp_path: Path) -> Non
     assert process.returncode == 0
 
 
+def test_up_starts_the_live_view_fed_by_the_gateway(stack: Up) -> None:
+    _, env, lines = stack
+    live = f"http://127.0.0.1:{env['NDXP_LIVE__PORT']}"
+    assert f"Trainers' live view: {live}" in "".join(lines), "".join(lines)
+    gateway = f"http://127.0.0.1:{env['NDXP_GATEWAY__PORT']}"
+    refused = httpx.get(f"{gateway}/population/v1/citizens/1")  # no token: still an exchange
+    deadline = time.monotonic() + DEADLINE_S
+    snapshot = httpx.get(f"{live}/api/snapshot").json()
+    while snapshot["total"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+        snapshot = httpx.get(f"{live}/api/snapshot").json()
+    assert refused.status_code == 401
+    assert snapshot["outcomes"] == {"unauthenticated": 1}
+
+
 def test_up_with_an_unknown_scenario_fails_and_stops_everything(tmp_path: Path) -> None:
     process, _env, lines = _start_up(tmp_path, "--scenario", "no-such-scenario")
     rest, _ = process.communicate(timeout=60)
@@ -108,7 +124,7 @@ def test_up_serves_every_service_and_the_printed_curl_sequence_works(
     output = "".join(lines)
     assert "ndxp-sim is up" in output, output
     urls = dict(re.findall(r"^\s+(\S+)\s+(http://127\.0\.0\.1:\d+)", output, re.MULTILINE))
-    assert set(urls) == {*MOCK_NAMES, "gateway"}
+    assert set(urls) == {*MOCK_NAMES, "gateway", "live-view"}
     for url in urls.values():
         assert httpx.get(f"{url}/healthz").status_code == 200
 
