@@ -10,7 +10,11 @@ worker still serves a good call afterwards.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,6 +29,7 @@ from prometheus_client import CollectorRegistry
 
 from gateway.app import create_app
 from gateway.protocol import EdgeLimits
+from gateway.registry import render_registry
 from gateway.server import uvicorn_options
 from gateway.testing import (
     ADMIN_TOKEN,
@@ -478,3 +483,43 @@ def test_slow_heads_are_cut_while_good_calls_are_served(gateway: Gateway) -> Non
     finally:
         for sock in slow:
             sock.close()
+
+
+def test_serve_gateway_runs_the_edge_protocol_in_every_worker(tmp_path: Path) -> None:
+    """``ndxp-sim serve-gateway`` (2 workers) uses the edge protocol, limits from NDXP_."""
+    registry = tmp_path / "registry.yaml"
+    registry.write_text(render_registry(small_registry()), encoding="utf-8")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NDXP_")} | {
+        "NDXP_STATE_DIR": str(tmp_path / "state"),
+        "NDXP_GATEWAY__REGISTRY_PATH": str(registry),
+        "NDXP_GATEWAY__PORT": str(port),
+        "NDXP_GATEWAY__WORKERS": "2",
+        "NDXP_GATEWAY__MAX_HEADER_COUNT": "20",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus"),
+    }
+    log = (tmp_path / "gateway.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ndxp_sim", "serve-gateway"], env=env, stdout=log, stderr=log
+    )
+    try:
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            assert process.poll() is None, (tmp_path / "gateway.log").read_text()
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass  # not listening yet
+            assert time.monotonic() < deadline, (tmp_path / "gateway.log").read_text()
+            time.sleep(0.1)
+        for _ in range(4):  # new connections, whichever worker accepts each
+            answer = talk(port, request("GET", CITIZEN, *(f"X-H{i}: v" for i in range(21))))
+            assert answer is not None
+            assert answer.status == 431
+            assert answer.problem["code"] == "request_header_fields_too_large"
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(WAIT_S)
+        log.close()
