@@ -7,8 +7,9 @@ import time
 
 import jwt
 import pytest
+from starlette.datastructures import Headers
 
-from gateway.auth import AUDIENCE, ISSUER, Authenticator, client_credentials
+from gateway.auth import AUDIENCE, ISSUER, Authenticator, authorization, client_credentials
 from gateway.errors import InvalidRequest, Unauthenticated
 from gateway.testing import THANH_HOA, small_registry
 
@@ -145,3 +146,16 @@ def test_other_grants_are_invalid_request(body: bytes, error: str) -> None:
 def test_missing_credentials_are_unauthenticated() -> None:
     with pytest.raises(Unauthenticated):
         client_credentials(b"grant_type=client_credentials", None)
+
+
+def test_one_authorization_header_is_read_and_none_is_none() -> None:
+    assert authorization(Headers(raw=[(b"authorization", b"Bearer a")])) == "Bearer a"
+    assert authorization(Headers(raw=[(b"accept", b"*/*")])) is None
+
+
+def test_two_authorization_headers_are_refused_whichever_would_win() -> None:
+    twice = Headers(raw=[(b"authorization", b"Bearer a"), (b"authorization", b"Bearer b")])
+    with pytest.raises(InvalidRequest) as refused:
+        authorization(twice)
+    assert refused.value.code == "invalid_request"
+    assert 'error="invalid_request"' in refused.value.response_headers()["WWW-Authenticate"]
