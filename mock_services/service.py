@@ -8,6 +8,7 @@ catalogue's ``operation_id``; :func:`create_service_app` mounts it with the erro
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -27,6 +28,8 @@ from contracts.common import (
     problem_responses,
 )
 from ndxp_config.settings import Settings
+
+_HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
 
 
 class ProblemError(Exception):
@@ -201,12 +204,35 @@ def _install_error_handlers(app: FastAPI) -> None:
             if exc.status_code in codes
             else str(exc.detail)
         )
+        titles = {404: "Not found", 405: "Method not allowed"}
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request))
         return problem_response(
             Problem(
-                title=str(exc.detail) if exc.status_code not in codes else "Not found",
+                title=titles.get(exc.status_code, str(exc.detail)),
                 status=exc.status_code,
                 code=codes.get(exc.status_code, "invalid_request"),
                 detail=detail,
             ),
-            headers=getattr(exc, "headers", None),
+            headers=headers,
         )
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The ``Allow`` of a 405: the documented methods of the most specific matching path.
+
+    Starlette lists the methods of the first route that matches the path only, so
+    ``OPTIONS /v1/citizens/verify`` advertised ``GET`` (of ``/v1/citizens/{personal_id}``).
+    As in OpenAPI path matching, a concrete path wins over a templated one.
+    """
+    path = request.url.path
+    concrete: set[str] = set()
+    templated: set[str] = set()
+    for template, item in request.app.openapi()["paths"].items():
+        segments = template.split("/")
+        pattern = "/".join("[^/]+" if s.startswith("{") else re.escape(s) for s in segments)
+        if re.fullmatch(pattern, path):
+            target = templated if "{" in template else concrete
+            target.update(m.upper() for m in item if m in _HTTP_METHODS)
+    return sorted(concrete or templated)
