@@ -27,8 +27,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from contracts.provinces import PROVINCES, Province  # noqa: E402
+
 from mock_services.dossiers import VIETNAM_TZ, dossiers_in_window, page_of  # noqa: E402
-from mock_services.provinces import PROVINCES, Province  # noqa: E402
 
 SEED = 2024
 START = datetime(2024, 6, 3, 10, 0, tzinfo=VIETNAM_TZ)  # Monday 10:00: partial edge days

@@ -20,13 +20,13 @@ import threading
 import time
 from pathlib import Path
 
+from contracts.provinces import PROVINCES
 from playwright.sync_api import sync_playwright
 
 from gateway.record_feed import RecordFeed
 from gateway.testing import serve_in_thread
 from liveview import create_app
 from liveview.testing import sample_record
-from mock_services.provinces import PROVINCES
 from ndxp_config.settings import LiveSettings, Settings
 
 ARGS = [

@@ -34,8 +34,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from contracts.provinces import PROVINCES, Province, find_province
+
 from gateway.registry import load_registry
-from mock_services.provinces import PROVINCES, Province, find_province
 from ndxp_config.settings import Settings
 
 FlowName = Literal[

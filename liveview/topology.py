@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from contracts.provinces import PROVINCES
+
 from connectors.provinces import FLOW_NAMES
 from gateway.registry import load_registry
-from mock_services.provinces import PROVINCES
 from ndxp_config.settings import Settings
 from ndxp_sim.demo import DATABASES, MEANINGS, TITLES
 from ndxp_sim.failure_modes import FAILURE_MODES

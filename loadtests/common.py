@@ -31,13 +31,13 @@ from typing import Any
 import gevent
 import httpx
 import yaml
+from contracts.provinces import PROVINCES, find_province
 from locust import FastHttpUser, events
 from locust.contrib.fasthttp import ResponseContextManager
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
 from gateway.registry import load_registry
-from mock_services.provinces import PROVINCES, find_province
 from ndxp_config.settings import DEV_ADMIN_TOKEN, MOCK_NAMES, get_settings
 
 log = logging.getLogger("ndxp.loadtests")

@@ -25,6 +25,8 @@ from datetime import date, timedelta
 from functools import cache
 from typing import Any
 
+from contracts.provinces import PROVINCES, Province, province_by_code
+
 from contracts.business_registry import (
     BusinessLine,
     Entity,
@@ -46,7 +48,6 @@ from mock_services.people import (
     street_address,
     unpermute,
 )
-from mock_services.provinces import PROVINCES, Province, province_by_code
 
 _TAX_BODY_MODULUS = 10**9
 _MST_WEIGHTS = (31, 29, 23, 19, 17, 13, 7, 5, 3)

@@ -22,6 +22,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
 
+from contracts.provinces import PROVINCES, province_by_code
 from fastapi import APIRouter, FastAPI, Path, Query, Request, Response
 from pydantic import AwareDatetime
 
@@ -69,7 +70,6 @@ from mock_services.dossiers import (
 )
 from mock_services.openapi import Example
 from mock_services.people import keyed_random
-from mock_services.provinces import PROVINCES, province_by_code
 from mock_services.service import (
     OperationRoute,
     ProblemError,

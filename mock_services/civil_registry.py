@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
+from contracts.provinces import PROVINCE_CODES
 from fastapi import APIRouter, FastAPI, Path, Query, Request, Response
 from pydantic import AwareDatetime
 
@@ -56,7 +57,6 @@ from mock_services.people import (
     random_citizen_id,
     street_address,
 )
-from mock_services.provinces import PROVINCE_CODES
 from mock_services.service import (
     OperationRoute,
     ProblemError,

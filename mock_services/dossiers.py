@@ -43,8 +43,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import TypeVar, overload
 
+from contracts.provinces import PROVINCES, Province, province_by_code
+
 from mock_services.people import keyed_random
-from mock_services.provinces import PROVINCES, Province, province_by_code
 from mock_services.service import ProblemError
 
 VIETNAM_TZ = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")

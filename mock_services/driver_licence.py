@@ -22,6 +22,7 @@ from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
 
+from contracts.provinces import PROVINCE_CODES, PROVINCES, Province, province_by_code
 from fastapi import APIRouter, FastAPI, Path, Query, Request, Response
 from pydantic import AwareDatetime
 
@@ -68,7 +69,6 @@ from mock_services.people import (
     unpermute,
 )
 from mock_services.population import citizen_record
-from mock_services.provinces import PROVINCE_CODES, PROVINCES, Province, province_by_code
 from mock_services.service import (
     OperationRoute,
     ProblemError,

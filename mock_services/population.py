@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Annotated, TypeVar
 
+from contracts.provinces import PROVINCES, province_by_code
 from fastapi import APIRouter, FastAPI, Path, Request
 
 from contracts.common import PERSONAL_ID_DESCRIPTION, PERSONAL_ID_PATTERN
@@ -45,7 +46,6 @@ from mock_services.people import (
     street_address,
     unpermute,
 )
-from mock_services.provinces import PROVINCES, province_by_code
 from mock_services.service import (
     OperationRoute,
     ServiceInfo,

@@ -19,6 +19,7 @@ from contracts.civil_registry import (
     DeathRegistrationRequest,
     Newborn,
 )
+from contracts.provinces import province_by_code
 from contracts.samples import ProviderSamples, SampleCall
 from mock_services.business_entities import KINDS, entity_record
 from mock_services.business_registry import dossier_detail, dossier_page
@@ -35,7 +36,6 @@ from mock_services.people import (
     street_address,
 )
 from mock_services.population import citizen_record, sample_ids
-from mock_services.provinces import province_by_code
 
 FIRST_DAY = date(2024, 6, 3)  # a Monday; the search for a day with dossiers starts here
 MAX_DAYS = 366

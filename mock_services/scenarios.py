@@ -30,8 +30,8 @@ from pydantic import Field, ValidationError, model_validator
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from contracts.catalogue import Provider, operation, operations_of
+from contracts.provinces import PROVINCES
 from mock_services.fault_specs import FAULT_KINDS, RULE_ID_PATTERN, Rule, Spec
-from mock_services.provinces import PROVINCES
 
 SCENARIOS_DIR = Path(__file__).resolve().parents[1] / "scenarios"
 Loc = tuple[str | int, ...]

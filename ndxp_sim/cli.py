@@ -371,8 +371,8 @@ def samples(
     count: Annotated[int, typer.Option(min=1, max=50)] = 5,
 ) -> None:
     """Print existing personal ids of a province, to make a first call without reading code."""
+    from contracts.provinces import find_province
     from mock_services.population import citizen_record, sample_ids
-    from mock_services.provinces import find_province
 
     found = find_province(province)
     if found is None:

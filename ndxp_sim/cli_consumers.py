@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 
 from contracts.consumers import OUTSIDE_OFFICE_HOURS
-from mock_services.provinces import find_province
+from contracts.provinces import find_province
 from ndxp_sim.cli_scenarios import GatewayOpt, _admin, admin_call
 
 console = Console()

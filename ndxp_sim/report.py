@@ -37,9 +37,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from contracts.exchange import OUTCOME_OK, ExchangeRecord, parse_injected_faults
 from contracts.gateway import Run
+from contracts.provinces import PROVINCES
 from mock_services.dossiers import VIETNAM_TZ
 from mock_services.fault_specs import Rule
-from mock_services.provinces import PROVINCES
 from mock_services.scenarios import Scenario
 from ndxp_sim.failure_modes import (
     CONTRACT_FAILURE,

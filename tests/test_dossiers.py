@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
+from contracts.provinces import PROVINCES, Province
 from mock_services.dossiers import (
     VIETNAM_TZ,
     dossier_id_for,
@@ -21,7 +22,6 @@ from mock_services.dossiers import (
     working_days_after,
     working_days_before,
 )
-from mock_services.provinces import PROVINCES, Province
 from mock_services.service import ProblemError
 
 SEED = 2024

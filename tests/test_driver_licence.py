@@ -10,6 +10,7 @@ import pytest
 from fastapi import FastAPI
 
 from contracts.driver_licence import Licence, RenewalDossier, RenewalDossierPage
+from contracts.provinces import PROVINCES
 from mock_services.driver_licence import (
     create_app,
     holder_of,
@@ -19,7 +20,6 @@ from mock_services.driver_licence import (
 )
 from mock_services.people import CITIZEN_COUNT, REFERENCE_DATE, keyed_random, permute, person
 from mock_services.population import citizen_record, sample_ids
-from mock_services.provinces import PROVINCES
 from ndxp_config.settings import Settings
 
 SEED = 2024

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mock_services.provinces import PROVINCES, find_province, slugify
+from contracts.provinces import PROVINCES, find_province, slugify
 
 
 def test_there_are_63_provinces_with_unique_codes_and_slugs() -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from contracts.provinces import PROVINCES
 from gateway.registry import (
     DEFAULT_REGISTRY_PATH,
     RegistryError,
@@ -19,7 +20,6 @@ from gateway.registry import (
     sample_consumer,
     subscribed,
 )
-from mock_services.provinces import PROVINCES
 from ndxp_config.settings import GatewaySettings, MockSettings, Settings
 
 

@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
+from contracts.provinces import PROVINCES
+
 from connectors.errors import NdxpError
 from connectors.flows.recording import FlowAborted, FlowResult, FlowRun, Incomplete, StepListener
 from connectors.provinces import FlowName, OneStopSystem
 from mock_services.dossiers import VIETNAM_TZ
 from mock_services.people import random_citizen_id
-from mock_services.provinces import PROVINCES
 
 if TYPE_CHECKING:
     from connectors.client import NdxpClient
