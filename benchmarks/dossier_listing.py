@@ -28,7 +28,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from contracts.provinces import PROVINCES, Province  # noqa: E402
-
 from mock_services.dossiers import VIETNAM_TZ, dossiers_in_window, page_of  # noqa: E402
 
 SEED = 2024

@@ -20,9 +20,9 @@ import threading
 import time
 from pathlib import Path
 
-from contracts.provinces import PROVINCES
 from playwright.sync_api import sync_playwright
 
+from contracts.provinces import PROVINCES
 from gateway.record_feed import RecordFeed
 from gateway.testing import serve_in_thread
 from liveview import create_app

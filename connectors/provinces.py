@@ -35,7 +35,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 from contracts.provinces import PROVINCES, Province, find_province
-
 from gateway.registry import load_registry
 from ndxp_config.settings import Settings
 

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
 import yaml
-from contracts.provinces import PROVINCES
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -26,6 +25,7 @@ from pydantic import (
 )
 
 from contracts.catalogue import PROVIDERS, operations_of
+from contracts.provinces import PROVINCES
 from ndxp_config.settings import MOCK_NAMES, Settings
 
 DEFAULT_REGISTRY_PATH = Path(__file__).with_name("registry.default.yaml")

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from contracts.provinces import PROVINCES
-
 from connectors.provinces import FLOW_NAMES
+from contracts.provinces import PROVINCES
 from gateway.registry import load_registry
 from ndxp_config.settings import Settings
 from ndxp_sim.demo import DATABASES, MEANINGS, TITLES

@@ -31,12 +31,12 @@ from typing import Any
 import gevent
 import httpx
 import yaml
-from contracts.provinces import PROVINCES, find_province
 from locust import FastHttpUser, events
 from locust.contrib.fasthttp import ResponseContextManager
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
+from contracts.provinces import PROVINCES, find_province
 from gateway.registry import load_registry
 from ndxp_config.settings import DEV_ADMIN_TOKEN, MOCK_NAMES, get_settings
 

@@ -25,8 +25,6 @@ from datetime import date, timedelta
 from functools import cache
 from typing import Any
 
-from contracts.provinces import PROVINCES, Province, province_by_code
-
 from contracts.business_registry import (
     BusinessLine,
     Entity,
@@ -34,6 +32,7 @@ from contracts.business_registry import (
     EntityStatus,
     Representative,
 )
+from contracts.provinces import PROVINCES, Province, province_by_code
 from mock_services.people import (
     REFERENCE_DATE,
     YEAR_MAX,

@@ -22,7 +22,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from contracts.provinces import PROVINCES, province_by_code
 from fastapi import APIRouter, FastAPI, Path, Query, Request, Response
 from pydantic import AwareDatetime
 
@@ -44,6 +43,7 @@ from contracts.business_registry import (
 )
 from contracts.catalogue import operation
 from contracts.common import problem_responses
+from contracts.provinces import PROVINCES, province_by_code
 from mock_services.business_entities import (
     KINDS,
     KindSpec,

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
-from contracts.provinces import PROVINCE_CODES
 from fastapi import APIRouter, FastAPI, Path, Query, Request, Response
 from pydantic import AwareDatetime
 
@@ -33,6 +32,7 @@ from contracts.civil_registry import (
     StatusChangePage,
 )
 from contracts.common import problem_responses
+from contracts.provinces import PROVINCE_CODES
 from mock_services.civil_registry_lifecycle import (
     VIETNAM_TZ,
     decode_cursor,

@@ -44,7 +44,6 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import TypeVar, overload
 
 from contracts.provinces import PROVINCES, Province, province_by_code
-
 from mock_services.people import keyed_random
 from mock_services.service import ProblemError
 

@@ -22,7 +22,6 @@ from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from contracts.provinces import PROVINCE_CODES, PROVINCES, Province, province_by_code
 from fastapi import APIRouter, FastAPI, Path, Query, Request, Response
 from pydantic import AwareDatetime
 
@@ -42,6 +41,7 @@ from contracts.driver_licence import (
     RenewalDossier,
     RenewalDossierPage,
 )
+from contracts.provinces import PROVINCE_CODES, PROVINCES, Province, province_by_code
 from mock_services.dossier_history import status_history
 from mock_services.dossiers import (
     DossierStub,

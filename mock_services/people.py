@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal
 
-from contracts.provinces import PROVINCE_CODES, PROVINCES, Province, province_by_code
 from faker import Faker
+
+from contracts.provinces import PROVINCE_CODES, PROVINCES, Province, province_by_code
 
 YEAR_MIN = 1930
 YEAR_MAX = 2024

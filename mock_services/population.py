@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Annotated, TypeVar
 
-from contracts.provinces import PROVINCES, province_by_code
 from fastapi import APIRouter, FastAPI, Path, Request
 
 from contracts.common import PERSONAL_ID_DESCRIPTION, PERSONAL_ID_PATTERN
@@ -28,6 +27,7 @@ from contracts.population import (
     SpouseInfo,
     VerificationResult,
 )
+from contracts.provinces import PROVINCES, province_by_code
 from mock_services.openapi import Example
 from mock_services.people import (
     REFERENCE_DATE,

@@ -11,11 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from contracts.provinces import PROVINCES
-
 from connectors.errors import NdxpError
 from connectors.flows.recording import FlowAborted, FlowResult, FlowRun, Incomplete, StepListener
 from connectors.provinces import FlowName, OneStopSystem
+from contracts.provinces import PROVINCES
 from mock_services.dossiers import VIETNAM_TZ
 from mock_services.people import random_citizen_id
 
