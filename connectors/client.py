@@ -47,8 +47,6 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 
 from connectors.breaker import BreakerPolicy, CircuitBreaker
 from connectors.errors import (
-    EXCHANGE_ID_HEADER,
-    VIOLATIONS_HEADER,
     ContractViolation,
     NdxpError,
     QuotaExceeded,
@@ -67,6 +65,7 @@ from connectors.ratelimit import QuotaTracker
 from connectors.retry import RetryPolicy, WaitRetryAfterOrBackoff
 from connectors.tokens import TokenCache
 from contracts.catalogue import PROVIDERS, Operation
+from contracts.headers import EXCHANGE_ID_HEADER, VIOLATIONS_HEADER
 
 M = TypeVar("M", bound=BaseModel)
 IDEMPOTENCY_HEADER = "Idempotency-Key"

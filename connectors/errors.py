@@ -47,10 +47,7 @@ from typing import Any, ClassVar
 import httpx
 
 from connectors.ratelimit import parse_ratelimit
-
-ERROR_HEADER = "X-NDXP-Error"
-EXCHANGE_ID_HEADER = "X-NDXP-Exchange-Id"
-VIOLATIONS_HEADER = "X-NDXP-Contract-Violations"
+from contracts.headers import ERROR_HEADER, EXCHANGE_ID_HEADER
 
 
 class NdxpError(Exception):

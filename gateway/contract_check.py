@@ -16,7 +16,6 @@ from importlib import import_module
 import structlog
 from pydantic import BaseModel, ValidationError
 
-VIOLATIONS_HEADER = "X-NDXP-Contract-Violations"
 MAX_REPORTED = 20  # keeps the header and the metric's label set bounded
 
 _log = structlog.get_logger("ndxp.gateway.contract_check")

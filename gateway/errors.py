@@ -54,8 +54,8 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from contracts.common import Problem
+from contracts.headers import ERROR_HEADER
 
-ERROR_HEADER = "X-NDXP-Error"
 PASSED_THROUGH_OUTCOMES = {
     "upstream_error": "the provider answered 5xx; its response was passed on",
     "upstream_overloaded": "the provider answered 503; its response was passed on",

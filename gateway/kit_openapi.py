@@ -25,13 +25,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from contracts.common import CONTRACT_VERSION, PROBLEM_MEDIA_TYPE, install_problem_schema
+from contracts.headers import ERROR_HEADER, EXCHANGE_ID_HEADER, VIOLATIONS_HEADER
 from contracts.samples import ProviderSamples, SampleCall
-from gateway.contract_check import VIOLATIONS_HEADER
-from gateway.errors import ERROR_HEADER
 from gateway.kit_codes import CodeRow, gateway_rows
 
 SECURITY_SCHEME = "ndxpClientCredentials"
-EXCHANGE_ID_HEADER = "X-NDXP-Exchange-Id"
 # Gateway codes no proxied operation answers with (the gateway's own endpoints only).
 _NOT_ON_OPERATIONS = frozenset({"not_found"})
 _REF = re.compile(r"^#/components/schemas/(.+)$")

@@ -19,7 +19,8 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from contracts.gateway import TokenResponse
-from gateway.kit_openapi import EXCHANGE_ID_HEADER, LINKS, KitOperation
+from contracts.headers import EXCHANGE_ID_HEADER
+from gateway.kit_openapi import LINKS, KitOperation
 
 SCHEMA_URL = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"
 # Formats ajv (Postman's validator) knows; any other would stop the schema from compiling.

@@ -26,9 +26,9 @@ from starlette.responses import Response
 from starlette.types import Scope
 
 from contracts.exchange import OUTCOME_OK, OUTCOME_UPSTREAM_REJECTED
+from contracts.headers import INJECTED_FAULT_HEADER, VIOLATIONS_HEADER
 from gateway.admission import admit
 from gateway.auth import authorization
-from gateway.contract_check import VIOLATIONS_HEADER
 from gateway.errors import (
     Forbidden,
     GatewayError,
@@ -42,8 +42,6 @@ from gateway.registry import ConsumerSpec, subscribed
 from gateway.routing import Route
 from gateway.runtime import Runtime
 
-EXCHANGE_ID_HEADER = "X-NDXP-Exchange-Id"
-INJECTED_FAULT_HEADER = "x-ndxp-injected-fault"
 _HOP_BY_HOP = frozenset(
     {
         b"connection",
@@ -77,7 +75,7 @@ _DROP_RESPONSE = _HOP_BY_HOP | {
     b"server",
     b"x-ndxp-error",
     b"x-ndxp-exchange-id",
-    INJECTED_FAULT_HEADER.encode(),
+    INJECTED_FAULT_HEADER.lower().encode(),
 }
 _JSON_TYPES = ("application/json", "+json")
 

@@ -30,6 +30,7 @@ from typing import cast
 
 import httpx
 
+from contracts.headers import INJECTED_FAULT_HEADER
 from gateway.errors import (
     GatewayError,
     GatewayInternalError,
@@ -51,8 +52,6 @@ from gateway.transport import (
     UnexpectedTransportError,
 )
 from ndxp_config.settings import Settings
-
-INJECTED_FAULT_HEADER = "x-ndxp-injected-fault"
 
 HTTPX_ERRORS: dict[type[httpx.HTTPError], type[GatewayError]] = {
     # No answer in time, whichever phase ran out.
@@ -320,7 +319,7 @@ def _client(link: _Link) -> httpx.AsyncClient:
 
 
 def _injected_fault(headers: list[tuple[bytes, bytes]]) -> str | None:
-    name = INJECTED_FAULT_HEADER.encode()
+    name = INJECTED_FAULT_HEADER.lower().encode()
     for key, value in headers:
         if key.lower() == name:
             return value.decode("latin-1")

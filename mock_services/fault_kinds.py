@@ -48,6 +48,7 @@ from starlette.responses import Response
 
 from contracts.catalogue import Operation
 from contracts.common import LifecycleStatus, Problem
+from contracts.headers import INJECTED_FAULT_HEADER
 from mock_services.fault_bodies import (
     Staleness,
     check_path,
@@ -63,7 +64,6 @@ from mock_services.service import problem_response
 
 Phase = Literal["capacity", "delay", "answer", "body", "after_body"]
 Loc = tuple[str | int, ...]
-INJECTED_FAULT_HEADER = "X-NDXP-Injected-Fault"
 # The caller hung up during an injected wait: nobody reads this (the server discards it).
 CALLER_GONE = 499
 # z = 1.6449: the 95th percentile of the standard normal, to fit a lognormal from p50 and p95.

@@ -38,17 +38,16 @@ from typing import Any
 
 from fastapi import FastAPI, Response
 
+from contracts.headers import CONSUMER_HEADER, INJECTED_FAULT_HEADER, PROVINCE_HEADER
 from mock_services.dossiers import VIETNAM_TZ
 from mock_services.fault_admin import admin_router
-from mock_services.fault_kinds import CALLER_GONE, INJECTED_FAULT_HEADER, Applying, Body
+from mock_services.fault_kinds import CALLER_GONE, Applying, Body
 from mock_services.fault_network import Sleep, pause
 from mock_services.fault_specs import Rule
 from mock_services.people import keyed_int, keyed_random
 from mock_services.scenarios import Scenario
 from mock_services.service import CallNext, OperationContext
 
-CONSUMER_HEADER = "x-ndxp-consumer"
-PROVINCE_HEADER = "x-ndxp-province"
 Clock = Callable[[], datetime]
 
 

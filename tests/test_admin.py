@@ -12,7 +12,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from gateway.errors import ERROR_HEADER
+from contracts.headers import ERROR_HEADER
 from gateway.testing import (
     admin_headers,
     bearer,

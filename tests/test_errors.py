@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from contracts.headers import ERROR_HEADER
 from gateway import errors
-from gateway.errors import ERROR_HEADER, GatewayError, all_error_classes
+from gateway.errors import GatewayError, all_error_classes
 
 EXPECTED = [
     ("InvalidRequest", "invalid_request", 400, errors.CallerError),

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from contracts.civil_registry import Registration, StatusChangePage
 from contracts.common import PROBLEM_MEDIA_TYPE
 from contracts.driver_licence import RenewalDossier, RenewalDossierPage
+from contracts.headers import INJECTED_FAULT_HEADER
 from contracts.population import Citizen
 from mock_services import business_registry, civil_registry, driver_licence, population
 from mock_services.civil_registry_lifecycle import lifecycle_plan
@@ -28,7 +29,7 @@ from mock_services.dossiers import VIETNAM_TZ
 from mock_services.fault_bodies import Staleness, check_path, stale_record
 from mock_services.fault_network import InjectedConnectionReset
 from mock_services.fault_specs import Latency
-from mock_services.faults import INJECTED_FAULT_HEADER, FaultEngine, install_fault_engine
+from mock_services.faults import FaultEngine, install_fault_engine
 from mock_services.scenarios import Scenario, parse_scenario
 from ndxp_config.settings import DEV_ADMIN_TOKEN, Settings
 

@@ -16,9 +16,10 @@ from openapi_spec_validator import validate
 
 from connectors.errors import error_class
 from contracts.catalogue import OPERATIONS, PROVIDERS
+from contracts.headers import ERROR_HEADER
 from contracts.problems import PROVIDER_PROBLEMS
 from contracts.samples import ProviderSamples
-from gateway.errors import ERROR_HEADER, all_error_classes
+from gateway.errors import all_error_classes
 from gateway.kit import KitConsumer, build_kit, zip_kit
 from gateway.kit_codes import GATEWAY, code_table
 from gateway.kit_openapi import LINKS

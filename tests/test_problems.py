@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gateway.errors import ERROR_HEADER, Forbidden
+from contracts.headers import ERROR_HEADER
+from gateway.errors import Forbidden
 from gateway.problems import problem_response
 from gateway.testing import admin_headers, gateway_settings, running_gateway, small_registry
 

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
-from gateway.errors import ERROR_HEADER
+from contracts.headers import ERROR_HEADER
 from gateway.exchange_log import ExchangeQuery
 from gateway.registry import Registry
 from gateway.testing import (

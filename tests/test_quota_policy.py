@@ -16,7 +16,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
-from gateway.errors import ERROR_HEADER, QuotaUnavailable
+from contracts.headers import ERROR_HEADER
+from gateway.errors import QuotaUnavailable
 from gateway.exchange_log import ExchangeQuery
 from gateway.quota_policy import UNMETERED, GuardedQuotaStore
 from gateway.quotas import QuotaDecision, QuotaRule, QuotaStoreUnavailable, SqliteQuotaStore

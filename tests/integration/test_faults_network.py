@@ -16,8 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from contracts.headers import INJECTED_FAULT_HEADER
 from gateway.testing import serve_in_thread
-from mock_services.faults import INJECTED_FAULT_HEADER, FaultEngine, install_fault_engine
+from mock_services.faults import FaultEngine, install_fault_engine
 from mock_services.population import create_app, sample_ids
 from mock_services.scenarios import parse_scenario
 from ndxp_config.settings import DEV_ADMIN_TOKEN, MockSettings, Settings

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
-from gateway.errors import ERROR_HEADER
+from contracts.headers import ERROR_HEADER
 from gateway.exchange_log import ExchangeQuery
 from gateway.registry import Timeouts
 from gateway.testing import (
