@@ -11,7 +11,7 @@ token, one breaker per provider), shared by its concurrent runs.
 
 ``python -m connectors.traffic --rate 0.5`` runs until SIGINT/SIGTERM (or ``--duration``),
 logs one ``flow_outcome`` JSON line per run and a summary at the end; ``ndxp-sim up
---traffic`` starts it as one more supervised process (:func:`traffic_service`).
+--traffic`` starts it as one more supervised process (:func:`ndxp_sim.traffic.traffic_service`).
 """
 
 from __future__ import annotations
@@ -19,14 +19,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import random
 import signal
 import sys
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -45,7 +43,6 @@ from connectors.provinces import (
     one_stop_systems,
 )
 from ndxp_config.settings import Settings, get_settings
-from ndxp_sim.supervisor import Service
 
 MAX_IN_FLIGHT = 200
 DRAIN_GRACE_S = 10.0
@@ -180,29 +177,6 @@ def traffic_argv(rate: float, *, seed: int | None = None, mix: str | None = None
     return argv
 
 
-def traffic_service(
-    settings: Settings,
-    rate: float,
-    *,
-    seed: int | None = None,
-    mix: str | None = None,
-    env: Mapping[str, str] | None = None,
-) -> Service:
-    """A :class:`ndxp_sim.supervisor.Service` running the traffic, logging to ``logs/traffic.log``.
-
-    Start it after the stack is healthy (it has no ``/healthz``); ``supervisor.stop`` ends it
-    with SIGTERM, upon which it drains its runs and prints its summary.
-    """
-    state_dir = settings.state_dir.resolve()
-    return Service(
-        "traffic",
-        settings.gateway.url,
-        traffic_argv(rate, seed=seed, mix=mix),
-        {**(os.environ if env is None else env), "NDXP_STATE_DIR": str(state_dir)},
-        Path(state_dir) / "logs" / "traffic.log",
-    )
-
-
 def main(argv: list[str] | None = None) -> int:
     """``python -m connectors.traffic``: run until SIGINT/SIGTERM or ``--duration``."""
     parser = argparse.ArgumentParser(prog="python -m connectors.traffic", description=__doc__)
@@ -241,4 +215,4 @@ if __name__ == "__main__":  # pragma: no cover - the process entry
     raise SystemExit(main())
 
 
-__all__ = ["TrafficSummary", "main", "run_traffic", "traffic_argv", "traffic_service"]
+__all__ = ["TrafficSummary", "main", "run_traffic", "traffic_argv"]

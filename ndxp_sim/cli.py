@@ -145,7 +145,7 @@ def _start_stack(
         _fail(str(exc))
     if traffic or traffic_rate is not None:
         from connectors.provinces import DEFAULT_RATE
-        from connectors.traffic import traffic_service
+        from ndxp_sim.traffic import traffic_service
 
         rate = traffic_rate or DEFAULT_RATE
         runner = traffic_service(settings, rate)  # no /healthz: started once the stack is up
