@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from contracts.published import render as render_contract
 from gateway.app import create_app
 from gateway.docs import gateway_openapi
-from mock_services.openapi import render as render_contract
 from ndxp_config.settings import Settings
 
 OPENAPI_PATH = Path(__file__).resolve().parent.parent / "contracts" / "openapi" / "gateway.yaml"

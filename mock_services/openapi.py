@@ -12,17 +12,14 @@ import json
 import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import yaml
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
 from contracts.common import install_problem_schema
-
-OPENAPI_DIR = Path(__file__).resolve().parent.parent / "contracts" / "openapi"
+from contracts.published import render
 
 
 @dataclass(frozen=True)
@@ -102,23 +99,6 @@ def mock_apps() -> dict[str, FastAPI]:
 
     settings = Settings(mocks=MockSettings())
     return {name: factory(settings) for name, factory in MOCK_FACTORIES.items()}
-
-
-class _ContractDumper(yaml.SafeDumper):
-    """Quotes digit strings (ids like ``038057004904``) so no YAML reader takes them for numbers."""
-
-
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
-    style = "'" if value.isdigit() else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_ContractDumper.add_representer(str, _represent_str)
-
-
-def render(doc: dict[str, Any]) -> str:
-    """YAML text of an OpenAPI document, stable for committing."""
-    return yaml.dump(doc, Dumper=_ContractDumper, sort_keys=False, allow_unicode=True, width=100)
 
 
 def published_documents() -> dict[str, str]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mock_services.openapi import OPENAPI_DIR, published_documents, render
+from contracts.published import OPENAPI_DIR, render
+from mock_services.openapi import published_documents
 
 
 def all_documents() -> dict[str, str]:

@@ -17,8 +17,8 @@ import yaml
 from fastapi import FastAPI
 
 from contracts.catalogue import OPERATIONS, Operation, operations_of
+from contracts.published import OPENAPI_DIR
 from mock_services.apps import MOCK_FACTORIES
-from mock_services.openapi import OPENAPI_DIR
 from ndxp_config.settings import Settings
 
 TIME_FIELDS = {"history", "due_at", "received_at", "status_changed_at", "until", "items"}

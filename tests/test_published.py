@@ -9,7 +9,7 @@ import yaml
 from openapi_spec_validator import validate
 
 from contracts.catalogue import OPERATIONS
-from mock_services.openapi import OPENAPI_DIR
+from contracts.published import OPENAPI_DIR
 from ndxp_sim.published import all_documents, stale_documents
 
 MOCK_FILES = [
