@@ -59,11 +59,11 @@ def edges() -> set[tuple[str, str, int]]:
 
 
 FORBIDDEN = {
+    **{p: {"ndxp_sim"} for p in OURS if p != "ndxp_sim"},
     "ndxp_config": set(OURS) - {"ndxp_config"},
     "contracts": set(OURS) - {"contracts", "ndxp_config"},
     "gateway": {"mock_services", "ndxp_sim", "connectors", "liveview", "loadtests"},
     "mock_services": {"gateway", "ndxp_sim", "connectors", "liveview", "loadtests"},
-    **{p: {"ndxp_sim"} for p in OURS if p not in ("ndxp_sim", "ndxp_config", "contracts")},
 }
 
 
