@@ -141,8 +141,19 @@ class Pool:
         self.idle: list[Connection] = []
 
     async def request(self, raw: bytes) -> int:
-        conn = self.idle.pop() if self.idle else await Connection.open(self.port)
-        status = await conn.request(raw)
+        if self.idle:
+            conn = self.idle.pop()
+            try:
+                status = await conn.request(raw)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                # The server closed it while it sat idle (uvicorn's keep-alive timeout, 5 s):
+                # any HTTP client retries that on a new connection.
+                conn.close()
+                conn = await Connection.open(self.port)
+                status = await conn.request(raw)
+        else:
+            conn = await Connection.open(self.port)
+            status = await conn.request(raw)
         self.idle.append(conn)
         return status
 
