@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Union, get_args, get_origin
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 PATH_PATTERN = r"^[a-z_][a-z0-9_]*(\[\*\])?(\.[a-z_][a-z0-9_]*(\[\*\])?)*$"
 _STEP = re.compile(r"^([a-z_][a-z0-9_]*)(\[\*\])?$")
@@ -89,6 +89,43 @@ def check_path(model: type[BaseModel], path: str, *, want_list: bool = False) ->
     if want_list and get_origin(current) is not list:
         return f"{path}: not a list"
     return None
+
+
+def check_value(model: type[BaseModel], path: str, value: Any) -> str | None:
+    """Why ``value`` cannot stand at ``path`` of ``model`` (None when the contract allows it).
+
+    A wrong value must still keep the contract: it is wrong, not malformed.
+    """
+    why = check_path(model, path)
+    if why is not None:
+        return why
+    current: Any = model
+    annotation: Any = None
+    for step in parse_path(path):
+        annotation = current.model_fields[step.name].annotation
+        current = _without_none(annotation)
+        if step.each:
+            current = _without_none(get_args(current)[0])
+    try:
+        TypeAdapter(annotation).validate_python(value)
+    except ValidationError as exc:
+        return f"{path}: {value!r} breaks the contract ({exc.errors()[0]['msg']})"
+    return None
+
+
+def set_fields(body: Any, values: dict[str, Any]) -> int:
+    """Put each value at its path wherever it differs; how many fields changed."""
+
+    def setter(value: Any) -> Callable[[dict[str, Any], str], bool]:
+        def put(parent: dict[str, Any], name: str) -> bool:
+            if parent[name] == value:
+                return False
+            parent[name] = value
+            return True
+
+        return put
+
+    return sum(_walk(body, parse_path(path), setter(value)) for path, value in values.items())
 
 
 def _walk(node: Any, steps: tuple[Step, ...], act: Callable[[dict[str, Any], str], bool]) -> int:

@@ -18,7 +18,7 @@ everything else from the class. A kind's *phase* is where in a request it acts:
     after the handler, on a 2xx answer, in the order of :attr:`FaultKind.body_order` then file
     order: a kind may replace the answer (``dangling_file``, ``empty_body``: the others then
     have nothing left to change) or rewrite its JSON (``empty_list``, ``drop_fields``,
-    ``stale_status``);
+    ``stale_status``, ``wrong_value``);
 ``after_body``
     last: the first fired rule of this phase sends the answer its way (``reset`` during the
     body).
@@ -52,8 +52,10 @@ from contracts.headers import INJECTED_FAULT_HEADER
 from mock_services.fault_bodies import (
     Staleness,
     check_path,
+    check_value,
     drop_fields,
     empty_lists,
+    set_fields,
     stale_page,
     stale_record,
     stale_status_changes,
@@ -646,6 +648,45 @@ class DropFields(FaultKind):
         return f"200 without {', '.join(f'`{f}`' for f in self.fields)}"
 
 
+class WrongValue(FaultKind):
+    """Answer wrong values where the contract allows them — plausible, so no check catches
+    them (*dữ liệu không chính xác*): e.g. a marital status, an emptied religion. Per record:
+    the same record is always wrong the same way."""
+
+    PHASE: ClassVar[Phase] = "body"
+    failure_mode: ClassVar[str] = "FM-04"
+    spoils: ClassVar[str | None] = "wrong_value"
+    keyed: ClassVar[bool] = True
+    needs_operations: ClassVar[bool] = True
+    sees: ClassVar[str] = "200 with valid but wrong values; nothing flags them"
+
+    kind: Literal["wrong_value"]
+    values: dict[str, Any] = Field(
+        min_length=1, description="JSON path → the value answered there instead of the truth."
+    )
+
+    def alter(self, at: Applying, body: Body) -> bool:
+        data = body.data()
+        if data is None or not at.keyed(at.request.url.path):
+            return False
+        return set_fields(data, self.values) > 0
+
+    def operation_issues(self, op: Operation) -> Iterable[tuple[Loc, str]]:
+        model = op.load_response_model()
+        if model is None:
+            yield (), f"{op.operation_id} answers a file, not JSON"
+            return
+        for path, value in self.values.items():
+            why = check_value(model, path, value)
+            if why is not None:
+                yield ("fault", "values", path), f"{op.operation_id}: {why}"
+
+    def summary(self) -> str:
+        shown = ", ".join(f"`{path}` = {json.dumps(value, ensure_ascii=False)}"
+                          for path, value in self.values.items())  # fmt: skip
+        return f"200 with {shown} (valid, wrong; nothing flags it)"
+
+
 class StaleStatus(FaultKind):
     """Dossier statuses not reported (per dossier): hidden, or frozen early.
 
@@ -719,7 +760,8 @@ Fault = Annotated[
     | DanglingFile
     | StaleStatus
     | Maintenance
-    | Overload,
+    | Overload
+    | WrongValue,
     Field(discriminator="kind"),
 ]
 KIND_CLASSES: dict[str, type[FaultKind]] = {
@@ -774,5 +816,6 @@ __all__ = [
     "Reset",
     "StaleStatus",
     "Unavailable",
+    "WrongValue",
     "parameters",
 ]

@@ -772,6 +772,42 @@ async def test_a_frozen_registration_stays_received_whatever_happens_to_it(
     assert [item["status"] for item in feed.json()["items"]] == ["received"]
 
 
+# -- wrong values (row 72) ------------------------------------------------------------------
+
+WRONG = {"marital_status": "widowed", "spouse": None, "religion": None, "blood_type": None}
+
+
+async def test_wrong_values_keep_the_contract_and_stay_wrong_for_the_same_record(
+    mock_with: Callable[..., Any], call: Callable[..., Any]
+) -> None:
+    active = scenario(
+        rule(
+            "da-nang",
+            "population",
+            {"kind": "wrong_value", "values": WRONG},
+            match={"operations": ["get_citizen"]},
+            probability=0.5,
+        )
+    )
+    healthy, _ = mock_with(population, None)
+    app, _ = mock_with(population, active)
+    ids = population.sample_ids(SEED, "048", 12)
+    wrong = 0
+    for personal_id in ids:
+        truth = (await call(healthy, "GET", f"/v1/citizens/{personal_id}")).json()
+        first = await call(app, "GET", f"/v1/citizens/{personal_id}")
+        again = await call(app, "GET", f"/v1/citizens/{personal_id}")
+        assert first.json() == again.json()  # per record: a retry does not fix it
+        Citizen.model_validate(first.json())  # valid: no contract check can catch it
+        if injected(first) == "wrong_value:da-nang":
+            wrong += 1
+            assert {k: first.json()[k] for k in WRONG} == WRONG
+            assert first.json() != truth
+        else:
+            assert first.json() == truth
+    assert 0 < wrong < len(ids)
+
+
 # -- stale status (renewal and business dossiers: rows 12–13) -------------------------------
 
 UNSYNCED = ["paused", "rejected", "overdue"]

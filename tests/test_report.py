@@ -145,6 +145,17 @@ def test_an_empty_answer_is_a_failure_of_its_mode_and_not_ok() -> None:
     assert (cell.requests, cell.ok, cell.failures) == (3, 1, {"empty_answer": 2})
 
 
+def test_a_wrong_value_is_a_failure_although_the_contract_holds() -> None:
+    records = [
+        record(0, provider="population", service="population.get_citizen",
+               injected_fault="wrong_value:population-wrong-values"),
+    ]  # fmt: skip
+    fm04 = rows_of(build_report(records, provinces=PROVINCES, run=reported_run()))["FM-04"]
+    assert fm04.failures == {"wrong_value": 1}
+    assert fm04.violated_fields == {}
+    assert fm04.citations == ["003 Phụ lục V row 72 (Đà Nẵng)"]
+
+
 def test_failures_are_attributed_to_the_rule_whose_kind_causes_them() -> None:
     records = [
         record(0, injected_fault="latency:business-registry-slow, dangling_file:file-ids-dangling",

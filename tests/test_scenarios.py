@@ -285,6 +285,12 @@ DROP_PHONE = ("  - id: r", "    match: {provider: population, operations: [get_c
             7, "rules[0].failure_mode", "not a failure mode of REPORTS.md",
             id="failure-mode-not-in-catalogue",
         ),
+        pytest.param(
+            (*DROP_PHONE, "    fault:", "      kind: wrong_value",
+             "      values: {marital_status: complicated}"),
+            10, "rules[0].fault.values.marital_status", "breaks the contract",
+            id="wrong-value-breaks-the-contract",
+        ),
     ],
 )  # fmt: skip
 def test_an_invalid_file_is_refused_with_file_line_and_field(
