@@ -32,30 +32,36 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import os
 import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, NamedTuple
 
 import structlog
-from pydantic import ValidationError
 
 from contracts.exchange import ExchangePage, ExchangeRecord
 from gateway.exchange_log import ExchangeQuery, RecordStore, mask_personal_ids
+from gateway.journal_files import (
+    JOURNAL_DIR,
+    Orphan,
+    claim_orphan,
+    create_lock,
+    lock_path,
+    read_lines,
+    records_in,
+    segment_path,
+)
 from ndxp_config.settings import JournalSettings
+
+__all__ = ["JOURNAL_DIR", "JournaledExchangeLog", "records_in"]
 
 _log = structlog.get_logger(__name__)
 _SERIALIZER = ExchangeRecord.__pydantic_serializer__
-JOURNAL_DIR = "journal"  # under the state directory
-_LOCK = ".lock"
-_SEGMENT = ".jsonl"
-_READ_CHUNK = 1 << 20  # bytes read from a journal file at a time by the drainer
 _SPLIT_AFTER = 3  # failed attempts of a batch before its records are tried one by one
 _RETRY_MAX_S = 5.0
 _READ_FLUSH_S = 5.0  # how long a read waits for this process's backlog before reading anyway
@@ -68,16 +74,6 @@ class _Entry(NamedTuple):
     start: int
     end: int
     record: ExchangeRecord
-
-
-@dataclass(slots=True)
-class _Orphan:
-    """A dead process's journal this drainer has claimed and is replaying."""
-
-    lock_path: Path
-    fd: int
-    segments: list[Path]
-    offset: int = 0
 
 
 @dataclass(slots=True)
@@ -118,7 +114,7 @@ class JournaledExchangeLog:
         self._stopping = False
         # Drainer state: where it reads next in this process's journal.
         self._cursor = (0, 0)
-        self._orphan: _Orphan | None = None
+        self._orphan: Orphan | None = None
         self._next_scan = 0.0
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._task: asyncio.Task[None] | None = None
@@ -220,17 +216,11 @@ class JournaledExchangeLog:
 
     # --- this process's journal files ---------------------------------------------------
 
-    def _path(self, segment: int, owner: str | None = None) -> Path:
-        return self.directory / f"{owner or self.owner}.{segment:08d}{_SEGMENT}"
+    def _path(self, segment: int) -> Path:
+        return segment_path(self.directory, self.owner, segment)
 
     def _open_journal(self) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        # Locked under a temporary name, then renamed: a scanner never sees it unlocked.
-        temporary = self.directory / f".{self.owner}{_LOCK}.tmp"
-        fd = os.open(temporary, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        os.rename(temporary, self.directory / f"{self.owner}{_LOCK}")
-        self._lock_fd = fd
+        self._lock_fd = create_lock(self.directory, self.owner)
         self._segment = 1
         self._cursor = (1, 0)
         self._fd = self._open_segment(1)
@@ -272,7 +262,7 @@ class JournaledExchangeLog:
                 self._path(s).unlink()
         if self._lock_fd >= 0:
             with contextlib.suppress(FileNotFoundError):
-                (self.directory / f"{self.owner}{_LOCK}").unlink()
+                lock_path(self.directory, self.owner).unlink()
 
     def _release_journal(self) -> None:
         """Close the files (the flock goes with them); what is left is replayed later."""
@@ -434,7 +424,7 @@ class JournaledExchangeLog:
             end = head.start if head is not None and head.segment == segment else size
             if offset < end:
                 records, lines, unreadable, offset = await asyncio.to_thread(
-                    _read_lines,
+                    read_lines,
                     self._path(segment),
                     offset,
                     end,
@@ -536,7 +526,7 @@ class JournaledExchangeLog:
             if now < self._next_scan:
                 return
             self._next_scan = now + self.policy.orphan_scan_interval_s
-            self._orphan = await asyncio.to_thread(self._claim_orphan)
+            self._orphan = await asyncio.to_thread(claim_orphan, self.directory, self.owner)
             if self._orphan is None:
                 return
             _log.info("exchange_log_replaying", journal=self._orphan.lock_path.stem)
@@ -548,7 +538,7 @@ class JournaledExchangeLog:
             return
         path = orphan.segments[0]
         records, lines, unreadable, offset = await asyncio.to_thread(
-            _read_lines, path, orphan.offset, None, self.policy.batch_size
+            read_lines, path, orphan.offset, None, self.policy.batch_size
         )
         await self._store(records)
         self._count_unreadable(path, unreadable)
@@ -565,13 +555,15 @@ class JournaledExchangeLog:
         a journal locked by a live process, or by another replaying drainer, is left alone.
         """
         stored = 0
-        while (orphan := await asyncio.to_thread(self._claim_orphan)) is not None:
+        while (
+            orphan := await asyncio.to_thread(claim_orphan, self.directory, self.owner)
+        ) is not None:
             try:
                 for path in orphan.segments:
                     offset = 0
                     while True:
                         records, lines, unreadable, offset = await asyncio.to_thread(
-                            _read_lines, path, offset, None, self.policy.batch_size
+                            read_lines, path, offset, None, self.policy.batch_size
                         )
                         if not lines:
                             break
@@ -590,87 +582,7 @@ class JournaledExchangeLog:
             with self._lock:
                 self._dropped += unreadable
 
-    def _claim_orphan(self) -> _Orphan | None:
-        """Lock the journal of a dead process, or None if there is none."""
-        try:
-            candidates = sorted(self.directory.glob(f"*{_LOCK}"))
-        except FileNotFoundError:
-            return None
-        for lock_path in candidates:
-            owner = lock_path.name.removesuffix(_LOCK)
-            if owner == self.owner:
-                continue
-            try:
-                fd = os.open(lock_path, os.O_RDWR | os.O_CLOEXEC)
-            except FileNotFoundError:  # another drainer finished it meanwhile
-                continue
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                # Locked, but is it still the file at that name (not one replayed and removed)?
-                if os.fstat(fd).st_ino != os.stat(lock_path).st_ino:
-                    raise FileNotFoundError(lock_path)
-            except OSError:  # alive (locked by its owner or a replaying drainer), or gone
-                os.close(fd)
-                continue
-            segments = sorted(self.directory.glob(f"{owner}.*{_SEGMENT}"))
-            return _Orphan(lock_path, fd, segments)
-        return None
-
     def _release_orphan(self) -> None:
         orphan, self._orphan = self._orphan, None
         if orphan is not None:
             os.close(orphan.fd)
-
-
-def _read_lines(
-    path: Path, offset: int, end: int | None, max_lines: int
-) -> tuple[list[ExchangeRecord], int, int, int]:
-    """Up to ``max_lines`` records from ``path`` at ``offset`` (to ``end``, or to the end of file).
-
-    Returns the records, the lines consumed, how many of them were unreadable, and the new
-    offset. A last line without its newline at the end of the file is a torn write: unreadable.
-    """
-    try:
-        with path.open("rb") as file:
-            file.seek(offset)
-            limit = _READ_CHUNK if end is None else min(_READ_CHUNK, end - offset)
-            data = file.read(limit)
-            at_eof = end is None and len(data) < limit
-    except FileNotFoundError:
-        return [], 0, 0, offset
-    records: list[ExchangeRecord] = []
-    lines = unreadable = 0
-    position = 0
-    while lines < max_lines:
-        newline = data.find(b"\n", position)
-        if newline < 0:
-            if at_eof and position < len(data):  # a torn last line
-                lines += 1
-                unreadable += 1
-                position = len(data)
-            elif position == 0 and data and not at_eof:
-                # No line is this long: garbage (zeros after a power cut). Skip it, counted.
-                lines += 1
-                unreadable += 1
-                position = len(data)
-            break
-        try:
-            records.append(ExchangeRecord.model_validate_json(data[position:newline]))
-        except ValidationError:
-            unreadable += 1
-        lines += 1
-        position = newline + 1
-    return records, lines, unreadable, offset + position
-
-
-def records_in(directory: Path) -> Sequence[ExchangeRecord]:
-    """Every record in the journal files under ``directory`` (for ops and tests)."""
-    records: list[ExchangeRecord] = []
-    for path in sorted(directory.glob(f"*{_SEGMENT}")):
-        offset = 0
-        while True:
-            chunk, lines, _, offset = _read_lines(path, offset, None, 1 << 30)
-            records += chunk
-            if not lines:
-                break
-    return records
