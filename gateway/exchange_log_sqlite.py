@@ -83,20 +83,22 @@ _SELECT = f"SELECT seq, {', '.join(FIELDS)} FROM exchange"
 
 def _ts(value: datetime) -> str:
     # Fixed-width UTC text: sorts and compares as time in SQL, and stays readable in sqlite3.
-    # isoformat, not strftime("%Y-%m-%dT%H:%M:%S.%fZ"): the same text, 5× cheaper.
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    # Records are UTC already (UtcTimestamp); isoformat gives the text of
+    # strftime("%Y-%m-%dT%H:%M:%S.%fZ") a little cheaper (this runs 4 times per record).
+    utc = value if value.tzinfo is UTC else value.astimezone(UTC)
+    return utc.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def _to_row(record: ExchangeRecord) -> tuple[Any, ...]:
+    # One pass over the model's own dict (no getattr per field): this runs once per record.
     row: list[Any] = []
-    for name in FIELDS:
-        value = getattr(record, name)
-        if name == "detail" and value is not None:
-            value = mask_personal_ids(value)
-        elif name == "contract_violations":
-            value = json.dumps(value)
-        elif isinstance(value, datetime):
+    for name, value in record.__dict__.items():
+        if isinstance(value, datetime):
             value = _ts(value)
+        elif isinstance(value, list):  # contract_violations
+            value = json.dumps(value) if value else "[]"
+        elif name == "detail" and value is not None:
+            value = mask_personal_ids(value)
         row.append(value)
     return tuple(row)
 
