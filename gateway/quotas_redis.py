@@ -19,7 +19,7 @@ just-expired counter at zero. Overrides do not expire, as in SQLite.
 Redis errors are raised as :class:`gateway.quotas.QuotaStoreUnavailable`; what the gateway
 then does is the failure policy (:mod:`gateway.quota_policy`). The client gives up fast — one
 immediate retry on a fresh connection (after a Redis restart every pooled connection is dead),
-1 s socket timeouts by default — so a Redis outage costs each request milliseconds, not the
+2 s socket timeouts by default — so a Redis outage costs each request milliseconds, not the
 client library's default back-off of seconds; the pool reconnects on its own when Redis
 returns, so recovery needs no restart. A reply lost after the script ran is retried once and
 may count one admission twice: that can only under-admit, never over-admit.
@@ -42,7 +42,10 @@ from gateway.quotas import LOCAL_TZ, QuotaDecision, QuotaRule, QuotaState, Quota
 
 DEFAULT_PREFIX = "ndxp:"
 EXPIRY_GRACE_S = 3600
-DEFAULT_TIMEOUT_S = 1.0
+DEFAULT_TIMEOUT_S = 2.0
+# Waiting for a free pooled connection is queueing in this process, not Redis failing: a
+# burst of hundreds of exchanges in one worker must wait here, not turn into 503s.
+POOL_TIMEOUT_S = 30.0
 MAX_CONNECTIONS = 64  # per process; admissions are sub-millisecond, so few are ever busy
 _T = TypeVar("_T")
 
@@ -109,7 +112,7 @@ class RedisQuotaStore:
         defaults: dict[str, Any] = {
             "socket_timeout": DEFAULT_TIMEOUT_S,
             "socket_connect_timeout": DEFAULT_TIMEOUT_S,
-            "timeout": DEFAULT_TIMEOUT_S,  # waiting for a free pooled connection
+            "timeout": POOL_TIMEOUT_S,
             "max_connections": MAX_CONNECTIONS,
         }
         pool = aioredis.BlockingConnectionPool.from_url(

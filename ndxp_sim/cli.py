@@ -77,19 +77,39 @@ def up(
             "the gateway.",
         ),
     ] = True,
+    replicas: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Gateway instances, each with NDXP_GATEWAY__WORKERS workers, sharing the quota "
+            "store and exchange log (set NDXP_GATEWAY__QUOTA_STORE_URL=redis://... and "
+            "NDXP_GATEWAY__EXCHANGE_LOG_URL=postgresql://... to share them across hosts).",
+        ),
+    ] = 1,
+    nginx: Annotated[
+        bool,
+        typer.Option(
+            "--nginx/--no-nginx",
+            help="With --replicas: nginx (if installed) on the gateway's port in front of the "
+            "instances, which take the next ports; without it the instances take the gateway's "
+            "port and the next ones.",
+        ),
+    ] = True,
 ) -> None:
     """Start the four mock national databases and the NDXP gateway; Ctrl-C stops them all."""
     from ndxp_sim import supervisor
 
     settings = get_settings()
+    balancer = _balancer(nginx) if replicas > 1 and gateway else None
     live = live and gateway
     if live:  # the gateway publishes each finished exchange to the live view's socket
         from liveview.process import live_env, live_service
 
         env = live_env(settings)
-        services = [*supervisor.plan(settings, env=env), live_service(settings, env)]
+        planned = supervisor.plan(settings, env=env, replicas=replicas, nginx=balancer)
+        services = [*planned, live_service(settings, env)]
     else:
-        services = supervisor.plan(settings, gateway=gateway)
+        services = supervisor.plan(settings, gateway=gateway, replicas=replicas, nginx=balancer)
     with contextlib.ExitStack() as claimed:
         try:  # refused before any output or change: a second stack, a busy port
             claimed.enter_context(supervisor.claim(settings, services))
@@ -134,7 +154,7 @@ def _start_stack(
     print why and exit 1 (the caller stops whatever was started)."""
     from ndxp_sim import supervisor
 
-    gateway = any(s.name == "gateway" for s in services)
+    gateway = any(s.name == "gateway" or s.name.startswith("gateway-") for s in services)
     if (traffic or traffic_rate is not None) and not gateway:
         _fail("--traffic needs the gateway")
     try:
@@ -210,10 +230,34 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _balancer(wanted: bool) -> str | None:
+    """The nginx binary for --replicas, or None (said why) for a client-side spread."""
+    from ndxp_sim.balancer import find_nginx
+
+    found = find_nginx() if wanted else None
+    if wanted and found is None:
+        console.print(
+            "[yellow]--replicas: nginx is not installed (apt-get install nginx); the instances "
+            "take the gateway's port and the next ones: spread the load over them yourself "
+            "(Locust: --host with their URLs, comma-separated)[/yellow]"
+        )
+    return found
+
+
 def _print_welcome(settings: Settings, services: list[Service], *, gateway: bool) -> None:
     console.print("[bold green]ndxp-sim is up[/bold green]")
     for service in services:
         console.print(f"  {service.name:<18} {service.url}   (log: {service.log_path})")
+    instances = [s.url for s in services if s.name.startswith("gateway-")]
+    if instances:
+        front = "nginx in front" if any(s.name == "nginx" for s in services) else "no balancer"
+        console.print(
+            f"\n{len(instances)} gateway instances ({front}); metrics per instance: "
+            + ", ".join(f"{url}/metrics" for url in instances)
+            + f"\nLocust over all of them: --host {','.join(instances)}",
+            soft_wrap=True,
+            highlight=False,
+        )
     for service in services:
         if service.name == "live-view":
             console.print(

@@ -106,12 +106,18 @@ def _die_with(parent: int) -> Callable[[], None] | None:
 
 
 def plan(
-    settings: Settings, *, gateway: bool = True, env: Mapping[str, str] | None = None
+    settings: Settings,
+    *,
+    gateway: bool = True,
+    env: Mapping[str, str] | None = None,
+    replicas: int = 1,
+    nginx: str | None = None,
 ) -> list[Service]:
     """The services ``up`` starts, in start order: the four mocks, then the gateway.
 
     Children inherit ``env`` (default: this process's environment): that is how ``NDXP_*``
-    settings reach them.
+    settings reach them. ``replicas`` > 1 plans that many gateway instances, behind the
+    ``nginx`` binary when given (:mod:`ndxp_sim.balancer`).
     """
     state_dir = settings.state_dir.resolve()
     env = {**(os.environ if env is None else env), "NDXP_STATE_DIR": str(state_dir)}
@@ -127,7 +133,11 @@ def plan(
         )
         for name in MOCK_NAMES
     ]
-    if gateway:
+    if gateway and replicas > 1:
+        from ndxp_sim.balancer import gateway_instances
+
+        services += gateway_instances(settings, replicas, env, nginx=nginx)
+    elif gateway:
         metrics_dir = state_dir / "prometheus"
         services.append(
             Service(

@@ -36,6 +36,25 @@ def free_ports(count: int) -> list[int]:
             sock.close()
 
 
+def free_port_run(count: int, attempts: int = 50) -> int:
+    """The first of ``count`` consecutive free ports (a gateway and its instances)."""
+    for _ in range(attempts):
+        (first,) = free_ports(1)
+        if first + count > 65_535:
+            continue
+        sockets = [socket.socket() for _ in range(count)]
+        try:
+            for offset, sock in enumerate(sockets):
+                sock.bind(("127.0.0.1", first + offset))
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+        return first
+    raise RuntimeError(f"no run of {count} free ports found in {attempts} attempts")
+
+
 @dataclass
 class Stack:
     """A running stack: its settings (as the children see them) and its processes."""
@@ -105,13 +124,18 @@ def running_stack(
     gateway: bool = True,
     timeout_s: float = 60.0,
     live: bool = False,
+    replicas: int = 1,
+    nginx: str | None = None,
 ) -> Iterator[Stack]:
     """Start mocks and gateway as OS processes on free ports; stop them all on exit.
 
     ``live=True`` also starts the trainers' live view (``ndxp-sim serve-live``), on a free
-    port, fed by the gateway.
+    port, fed by the gateway. ``replicas`` > 1 starts that many gateway instances, behind
+    the ``nginx`` binary when given (on the gateway's port; the instances on the next ones).
     """
     full_env = stack_env(state_dir, env)
+    if replicas > 1 and "NDXP_GATEWAY__PORT" not in (env or {}):
+        full_env["NDXP_GATEWAY__PORT"] = str(free_port_run(replicas + 1))
     if live:
         from liveview.process import live_env, live_service
 
@@ -119,7 +143,9 @@ def running_stack(
         full_env.setdefault("NDXP_LIVE__PORT", str(free_ports(1)[0]))
         full_env = live_env(settings_from_env(full_env), full_env)
     settings = settings_from_env(full_env)
-    services = supervisor.plan(settings, gateway=gateway, env=full_env)
+    services = supervisor.plan(
+        settings, gateway=gateway, env=full_env, replicas=replicas, nginx=nginx
+    )
     if live:
         services.append(live_service(settings, full_env))
     if gateway:

@@ -128,4 +128,4 @@ def test_client_options_in_the_url_replace_the_defaults() -> None:
     quota_store = RedisQuotaStore("redis://127.0.0.1:6379/0?socket_timeout=3")
     options = quota_store._redis.connection_pool.connection_kwargs
     assert options["socket_timeout"] == 3.0
-    assert options["socket_connect_timeout"] == 1.0
+    assert options["socket_connect_timeout"] == 2.0
