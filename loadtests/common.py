@@ -38,6 +38,7 @@ from locust.runners import WorkerRunner
 
 from contracts.provinces import PROVINCES, find_province
 from gateway.registry import load_registry
+from loadtests.hosts import host_for, split_hosts
 from ndxp_config.settings import DEV_ADMIN_TOKEN, MOCK_NAMES, get_settings
 
 log = logging.getLogger("ndxp.loadtests")
@@ -133,7 +134,7 @@ def admin_client(environment: Environment) -> httpx.Client:
     """An httpx client on the gateway's admin API (under gevent it blocks cooperatively)."""
     token = getattr(environment.parsed_options, "ndxp_admin_token", "") or DEV_ADMIN_TOKEN
     return httpx.Client(
-        base_url=environment.host or get_settings().gateway.url,
+        base_url=host_for(0, environment.host) or get_settings().gateway.url,
         headers={"Authorization": f"Bearer {token}"},
         timeout=10.0,
     )
@@ -209,6 +210,13 @@ class NdxpUser(FastHttpUser):
 
     abstract = True
     _counter = itertools.count()
+    _spread = itertools.count()
+
+    def __init__(self, environment: Environment) -> None:
+        # A --host list (several gateway instances, no balancer): each user takes one in turn.
+        if len(split_hosts(environment.host)) > 1:
+            self.host = host_for(next(NdxpUser._spread), environment.host)
+        super().__init__(environment)
 
     def on_start(self) -> None:
         index = next(NdxpUser._counter)

@@ -176,7 +176,14 @@ def _start_stack(
         from ndxp_sim import observe as observability
 
         try:
-            services.append(observability.start_prometheus(settings, timeout_s=timeout))
+            instances = [
+                s.url.removeprefix("http://") for s in services if s.name.startswith("gateway-")
+            ]
+            services.append(
+                observability.start_prometheus(
+                    settings, timeout_s=timeout, gateway_targets=instances or None
+                )
+            )
         except observability.ObserveError as exc:
             console.print(f"[yellow]--observe: {exc}; the stack runs without it[/yellow]")
 

@@ -49,19 +49,26 @@ def render_config(
     port: int = DEFAULT_PORT,
     scrape_interval: str | None = None,
     committed: Path = COMMITTED_CONFIG,
+    gateway_targets: list[str] | None = None,
 ) -> str:
-    """The committed scrape config, pointed at this machine's gateway and Prometheus."""
+    """The committed scrape config, pointed at this machine's gateway and Prometheus.
+
+    ``gateway_targets`` (``host:port``) are the gateway instances of ``up --replicas``, each
+    scraped on its own; by default the one gateway of the settings. The committed file finds
+    compose's replicas by DNS; here they are listed (``static_configs``).
+    """
     config: dict[str, Any] = yaml.safe_load(committed.read_text(encoding="utf-8"))
     targets = {
-        GATEWAY_JOB: f"{_loopback(settings.gateway.host)}:{settings.gateway.port}",
-        SELF_JOB: f"127.0.0.1:{port}",
+        GATEWAY_JOB: gateway_targets
+        or [f"{_loopback(settings.gateway.host)}:{settings.gateway.port}"],
+        SELF_JOB: [f"127.0.0.1:{port}"],
     }
     jobs = [job for job in config["scrape_configs"] if job["job_name"] in targets]
     if {job["job_name"] for job in jobs} != set(targets):
         raise ObserveError(f"{committed}: expected the jobs {sorted(targets)}")
     for job in jobs:
-        for static in job["static_configs"]:
-            static["targets"] = [targets[job["job_name"]]]
+        job.pop("dns_sd_configs", None)
+        job["static_configs"] = [{"targets": targets[job["job_name"]]}]
     config["scrape_configs"] = jobs
     if scrape_interval is not None:
         config.setdefault("global", {})["scrape_interval"] = scrape_interval
@@ -75,6 +82,7 @@ def prometheus_service(
     binary: str | None = None,
     scrape_interval: str | None = None,
     env: Mapping[str, str] | None = None,
+    gateway_targets: list[str] | None = None,
 ) -> Service:
     """A supervisor :class:`Service` running Prometheus on ``127.0.0.1:port``.
 
@@ -88,7 +96,10 @@ def prometheus_service(
     directory.mkdir(parents=True, exist_ok=True)
     config = directory / "prometheus.yml"
     config.write_text(
-        render_config(settings, port=port, scrape_interval=scrape_interval), encoding="utf-8"
+        render_config(
+            settings, port=port, scrape_interval=scrape_interval, gateway_targets=gateway_targets
+        ),
+        encoding="utf-8",
     )
     argv = [
         binary,
@@ -114,9 +125,17 @@ def start_prometheus(
     scrape_interval: str | None = None,
     env: Mapping[str, str] | None = None,
     timeout_s: float = 30.0,
+    gateway_targets: list[str] | None = None,
 ) -> Service:
-    """Start Prometheus scraping the gateway and wait until it is ready; stop it on failure."""
-    service = prometheus_service(settings, port=port, scrape_interval=scrape_interval, env=env)
+    """Start Prometheus scraping the gateway (every instance of ``gateway_targets``) and wait
+    until it is ready; stop it on failure."""
+    service = prometheus_service(
+        settings,
+        port=port,
+        scrape_interval=scrape_interval,
+        env=env,
+        gateway_targets=gateway_targets,
+    )
     try:
         start_all([service], timeout_s)
     except StartupError as exc:

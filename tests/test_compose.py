@@ -94,17 +94,48 @@ def test_mock_ports_and_urls_match_the_settings_defaults(compose: dict[str, Any]
 def test_gateway_port_matches_the_settings_default(compose: dict[str, Any]) -> None:
     port = GatewaySettings().port
     gateway = compose["services"]["gateway"]
-    assert gateway["ports"] == [f"{port}:{port}"]
+    assert "ports" not in gateway  # replicas cannot share a host port: nginx has it
+    assert compose["services"]["nginx"]["ports"] == [f"{port}:{port}"]
     assert gateway["environment"]["NDXP_GATEWAY__PORT"] == str(port)
     for name in ("locust-master",):
-        assert option(compose["services"][name]["command"], "--host") == f"http://gateway:{port}"
+        assert option(compose["services"][name]["command"], "--host") == f"http://nginx:{port}"
+
+
+def test_gateway_replicas_sit_behind_nginx_and_share_redis_and_postgres(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    gateway = services["gateway"]
+    assert gateway["deploy"]["replicas"] >= 2
+    env = gateway["environment"]
+    assert env["NDXP_GATEWAY__QUOTA_STORE_URL"] == "redis://redis:6379/0"
+    assert env["NDXP_GATEWAY__QUOTA_FAILURE_POLICY"] in ("closed", "open")
+    postgres = services["postgres"]["environment"]
+    assert env["NDXP_GATEWAY__EXCHANGE_LOG_URL"] == (
+        f"postgresql://{postgres['POSTGRES_USER']}:{postgres['POSTGRES_PASSWORD']}"
+        f"@postgres:5432/{postgres['POSTGRES_DB']}"
+    )
+    assert {"redis", "postgres"} <= set(gateway["depends_on"])
+    # Redis keeps every admission it acknowledged across a crash (AOF, fsync always).
+    redis = " ".join(services["redis"]["command"])
+    assert "--appendonly yes" in redis
+    assert "--appendfsync always" in redis
+    # nginx: the committed config, upstream every replica of `gateway` on the gateway's port.
+    config = bind_mounts(services["nginx"])["/etc/nginx/nginx.conf"]
+    assert config == ROOT / "deploy/nginx/nginx.conf"
+    text = config.read_text()
+    port = GatewaySettings().port
+    assert f"server gateway:{port}" in text
+    assert f"listen {port}" in text
+    assert "proxy_next_upstream error;" in text
+    assert "daemon off" not in text  # the image runs nginx in the foreground itself
 
 
 def test_every_dependency_waits_for_a_healthy_service(compose: dict[str, Any]) -> None:
     services = compose["services"]
     depends = services["gateway"]["depends_on"]
     assert {name: dep["condition"] for name, dep in depends.items()} == dict.fromkeys(
-        MOCK_NAMES, "service_healthy"
+        [*MOCK_NAMES, "redis", "postgres"], "service_healthy"
     )
     for name, service in services.items():
         for dependency, condition in service.get("depends_on", {}).items():
@@ -117,6 +148,7 @@ def test_every_server_has_a_healthcheck_on_its_own_health_endpoint(
 ) -> None:
     expected = {
         **dict.fromkeys([*MOCK_NAMES, "gateway"], "/healthz"),
+        "nginx": ":8000/healthz",
         "prometheus": "/-/healthy",
         "grafana": "/api/health",
         "redis": "ping",
@@ -149,7 +181,10 @@ def test_prometheus_scrapes_the_gateway_with_the_committed_config(compose: dict[
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     gateway = jobs[GATEWAY_JOB]
     assert gateway["metrics_path"] == "/metrics"
-    assert gateway["static_configs"][0]["targets"] == [f"gateway:{GatewaySettings().port}"]
+    # Every replica on its own (through nginx a scrape would reach one at random).
+    (discovery,) = gateway["dns_sd_configs"]
+    assert discovery["names"] == ["gateway"]
+    assert (discovery["type"], discovery["port"]) == ("A", GatewaySettings().port)
     assert "--config.file=/etc/prometheus/prometheus.yml" in prometheus["command"]
 
 
@@ -170,3 +205,22 @@ def test_grafana_is_provisioned_with_the_prometheus_source_and_the_dashboard(
     for panel in dashboard["panels"]:
         assert panel["datasource"]["uid"] == datasource["uid"], panel["title"]
         assert panel["targets"], panel["title"]
+
+
+def test_every_dashboard_query_adds_up_the_replicas() -> None:
+    # Each replica is its own scrape target: a query on a bare series would show one line per
+    # instance. Counters and histograms are summed; the quota gauges, the same shared value
+    # read by every instance, are maxed.
+    dashboard = json.loads((ROOT / "deploy/grafana/dashboards/ndxp.json").read_text())
+    exprs = {p["title"]: [t["expr"] for t in p["targets"]] for p in dashboard["panels"]}
+    for title, queries in exprs.items():
+        for expr in queries:
+            inner = expr.removeprefix("topk(10, ").removeprefix("histogram_quantile(")
+            inner = re.sub(r"^0\.\d+, ", "", inner)
+            assert inner.startswith(("sum(", "sum by", "max by")), f"{title}: {expr}"
+            if "ndxp_quota_used" in expr or "ndxp_quota_limit" in expr:
+                assert expr.startswith("max by"), f"{title}: a shared gauge is not summed"
+    assert (
+        "sum(ndxp_quota_unmetered_total) or vector(0)"
+        in exprs["Admitted unmetered (quota store down)"]
+    )

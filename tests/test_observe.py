@@ -30,9 +30,19 @@ def test_rendered_config_points_at_this_machines_gateway_and_prometheus(
         observe.SELF_JOB: ["127.0.0.1:9191"],
     }
     assert yaml.safe_load(text)["global"]["scrape_interval"] == "1s"
-    # The committed file keeps compose's service names.
-    committed = jobs(observe.COMMITTED_CONFIG.read_text())
-    assert committed[observe.GATEWAY_JOB] == ["gateway:8000"]
+    # The committed file keeps compose's service names: every gateway replica, found by DNS.
+    committed = yaml.safe_load(observe.COMMITTED_CONFIG.read_text())["scrape_configs"]
+    (gateway,) = [job for job in committed if job["job_name"] == observe.GATEWAY_JOB]
+    assert gateway["dns_sd_configs"] == [
+        {"names": ["gateway"], "type": "A", "port": 8000, "refresh_interval": "15s"}
+    ]
+
+
+def test_every_replica_is_scraped_on_its_own(make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings(gateway=GatewaySettings(port=8000))
+    instances = ["127.0.0.1:8001", "127.0.0.1:8002"]
+    text = observe.render_config(settings, gateway_targets=instances)
+    assert jobs(text)[observe.GATEWAY_JOB] == instances
 
 
 def test_service_writes_config_and_data_under_the_state_dir(
