@@ -144,7 +144,7 @@ async def test_gateway_with_redis_down_applies_the_policy_and_logs_every_exchang
         scrape = await client.get("/metrics")
         admin = await client.get("/admin/quotas", headers=admin_headers())
         await app.state.runtime.log.flush()
-        page = await app.state.runtime.log.query(ExchangeQuery())
+        page = await app.state.runtime.log.query(ExchangeQuery(service="population.get_citizen"))
 
     unmetered = metrics.get_sample_value(
         "ndxp_quota_unmetered_total",
@@ -166,3 +166,4 @@ async def test_gateway_with_redis_down_applies_the_policy_and_logs_every_exchang
     assert "ndxp_quota_used{" not in scrape.text
     assert admin.status_code == 503
     assert admin.json()["code"] == "quota_unavailable"
+    assert page.total == 3  # the calls, each logged (the admin refusal is logged apart)

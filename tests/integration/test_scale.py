@@ -27,7 +27,7 @@ from prometheus_client import CollectorRegistry
 from gateway.app import create_app
 from gateway.quotas import LOCAL_TZ
 from gateway.quotas_redis import EXPIRY_GRACE_S
-from gateway.testing import gateway_settings, serve_in_thread, small_registry
+from gateway.testing import admin_headers, gateway_settings, serve_in_thread, small_registry
 from mock_services.population import sample_ids
 from ndxp_sim.balancer import find_nginx
 from ndxp_sim.private_servers import (
@@ -287,6 +287,16 @@ async def test_two_instances_roll_over_at_local_midnight_and_survive_redis_loss(
         async with httpx.AsyncClient(base_url=first, timeout=TIMEOUT) as client:
             headers = await token(client, "onestop-thanh-hoa")
         urls = [first, second]
+        # Each instance answers once, alone, before the bursts: the two apps share this process,
+        # and their first requests build pydantic and FastAPI internals lazily, which is not
+        # thread-safe (separate processes in production never share them). Neither call counts
+        # against a quota: a forbidden service and an admin read.
+        for url in urls:
+            async with httpx.AsyncClient(base_url=url, timeout=TIMEOUT) as client:
+                forbidden = await client.get("/civil-registry/v1/registrations/1", headers=headers)
+                assert forbidden.status_code == 403
+                admin = await client.get("/admin/quotas", headers=admin_headers())
+                assert admin.status_code == 200
         day_one = await burst(urls, headers)
         clock.now += timedelta(seconds=1)  # 00:00:00.5 local, 17:00:00.5 UTC: a new quota day
         day_two = await burst(urls, headers)
