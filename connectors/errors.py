@@ -282,6 +282,14 @@ CODE_CLASSES: dict[str, type[NdxpError]] = {
     "upstream_busy": UpstreamOverloaded,  # the gateway's connection cap: retry later
     "provider_maintenance": ProviderMaintenance,
     "gateway_error": GatewayFailure,
+    "request_timeout": InvalidRequest,  # the province's own request was too slow to arrive
+    "request_header_fields_too_large": InvalidRequest,
+    "client_disconnected": InvalidRequest,  # recorded only: the province left before the answer
+    "quota_unavailable": UpstreamOverloaded,  # the quota store is down: retry later
+    "consumer_suspended": Unauthenticated,
+    "consumer_revoked": Unauthenticated,
+    "consumer_not_active": Forbidden,
+    "sandbox_window_closed": Forbidden,
     # passed-through classifications (gateway.errors.PASSED_THROUGH_OUTCOMES)
     "upstream_overloaded": UpstreamOverloaded,
     "upstream_rejected": ProviderRejected,

@@ -183,9 +183,7 @@ def create_app(
     )
     install_docs(app)
     install_problem_handlers(app)
-    app.add_middleware(
-        EdgeMiddleware, max_bytes=settings.gateway.max_request_bytes, refuse=_refuse
-    )
+    app.add_middleware(EdgeMiddleware, max_bytes=settings.gateway.max_request_bytes, refuse=_refuse)
     app.include_router(endpoints.router)
     app.include_router(admin.router)
     app.include_router(admin_scenarios.router)

@@ -164,9 +164,7 @@ def create_service_app(
     from mock_services.faults import FaultEngine, install_fault_engine  # faults wrap this seam
     from mock_services.openapi import openapi_document  # a cycle: the builder reads the app
 
-    install_fault_engine(
-        app, FaultEngine(info.provider, time_scale=settings.time_scale)
-    )
+    install_fault_engine(app, FaultEngine(info.provider, time_scale=settings.time_scale))
 
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     return app

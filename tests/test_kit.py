@@ -191,8 +191,10 @@ def test_postman_collection_gets_a_token_and_tests_every_request(kit: dict[str, 
 
 def test_readme_is_in_vietnamese_and_english_with_the_credentials(kit: dict[str, bytes]) -> None:
     readme = kit["README.md"].decode()
-    assert "## Tiếng Việt" in readme and "## English" in readme
-    assert "onestop-dien-bien" in readme and f"{GATEWAY_URL}/oauth2/token" in readme
+    assert "## Tiếng Việt" in readme
+    assert "## English" in readme
+    assert "onestop-dien-bien" in readme
+    assert f"{GATEWAY_URL}/oauth2/token" in readme
     assert "NDXP_CLIENT_SECRET=dev-secret-dien-bien" in kit["credentials.env"].decode()
     samples = json.loads(kit["samples.json"])
     assert samples["province"] == PROVINCE
@@ -214,7 +216,7 @@ def test_a_provider_without_samples_keeps_the_published_examples() -> None:
         _consumer(),
         gateway_url=GATEWAY_URL,
         routes=_routes(),
-        samples={p: None for p in PROVIDERS},
+        samples=dict.fromkeys(PROVIDERS),
     )
     doc = yaml.safe_load(files["openapi.yaml"])
     citizen = doc["paths"]["/population/v1/citizens/{personal_id}"]["get"]
