@@ -94,7 +94,7 @@ async def get_quotas(
     runtime: RuntimeDep,
     consumer: Annotated[str | None, Query(description="Only this consumer.")] = None,
 ) -> QuotaReport:
-    consumers = [_consumer(runtime, consumer)] if consumer else runtime.registry.consumers
+    consumers = [_consumer(runtime, consumer)] if consumer else runtime.auth.consumers()
     return await _report(runtime, consumers)
 
 
@@ -242,9 +242,9 @@ async def _probe(runtime: Runtime, name: str) -> ProviderHealth:
 
 
 def _consumer(runtime: Runtime, consumer_id: str) -> ConsumerSpec:
-    spec = runtime.registry.consumer(consumer_id)
+    spec = runtime.auth.consumer(consumer_id)  # the registry's and those onboarded at runtime
     if spec is None:
-        raise NotFound(f"no consumer {consumer_id!r} in the registry")
+        raise NotFound(f"no consumer {consumer_id!r}")
     return spec
 
 
