@@ -63,6 +63,7 @@ from mock_services.fault_bodies import (
 from mock_services.fault_network import ResetResponse, Sleep, pause, server_transport
 from mock_services.fault_values import Spec, Window
 from mock_services.service import problem_response
+from ndxp_config.simclock import retry_after
 
 Phase = Literal["capacity", "delay", "answer", "body", "after_body"]
 Loc = tuple[str | int, ...]
@@ -281,7 +282,11 @@ class Overload(FaultKind):
     service_time_ms: float = Field(
         default=0.0, ge=0, description="Extra time each request holds its slot (a slow backend)."
     )
-    retry_after_s: int = Field(default=5, ge=0)
+    retry_after_s: int = Field(
+        default=5,
+        ge=0,
+        description="Simulated seconds; sent x NDXP_TIME_SCALE, rounded up (0 stays 0).",
+    )
 
     def new_state(self) -> Capacity:
         return Capacity(self.max_concurrent, self.max_queue)
@@ -300,7 +305,7 @@ class Overload(FaultKind):
                 "provider_overloaded",
                 "The national database is overloaded (quá tải)",
                 "Too many requests in service and in the queue; retry later.",
-                retry_after_s=self.retry_after_s,
+                retry_after_s=retry_after(self.retry_after_s, at.scale),
             )
             return
         if entry == "queued":
@@ -452,7 +457,11 @@ class Unavailable(FaultKind):
     sees: ClassVar[str] = "503 with Retry-After (logged `upstream_overloaded`)"
 
     kind: Literal["unavailable"]
-    retry_after_s: int = Field(default=30, ge=0)
+    retry_after_s: int = Field(
+        default=30,
+        ge=0,
+        description="Simulated seconds; sent x NDXP_TIME_SCALE, rounded up (0 stays 0).",
+    )
     code: str = Field(default="service_unavailable", pattern=r"^[a-z][a-z0-9_]*$")
 
     async def answer(self, at: Applying) -> Response | None:
@@ -462,7 +471,7 @@ class Unavailable(FaultKind):
             self.code,
             "The national database is unavailable",
             "The service is temporarily unavailable; retry after the indicated delay.",
-            retry_after_s=self.retry_after_s,
+            retry_after_s=retry_after(self.retry_after_s, at.scale),
         )
 
     def summary(self) -> str:
@@ -497,7 +506,7 @@ class Maintenance(FaultKind):
             "provider_maintenance",
             "The national database is under maintenance (bảo trì)",
             f"Scheduled maintenance until {end:%H:%M} local time (Asia/Ho_Chi_Minh).",
-            retry_after_s=max(1, math.ceil((end - at.now).total_seconds())),
+            retry_after_s=retry_after((end - at.now).total_seconds(), at.scale),
         )
 
     def summary(self) -> str:

@@ -4,7 +4,8 @@
 as ``ndxp-sim up`` does (through :mod:`ndxp_sim.supervisor`), on free loopback ports and
 under a private state directory, and stops them on exit. Settings reach the children through
 ``NDXP_*`` environment variables; ``env`` adds or overrides any of them (e.g. a registry file
-with short timeouts, or ``NDXP_MOCKS__FAULT_TIME_SCALE`` to shrink injected waits).
+with short timeouts, or ``NDXP_TIME_SCALE`` to run the whole simulation faster: injected waits,
+the gateway's timeouts and Retry-After shrink, the fault clock runs faster).
 """
 
 from __future__ import annotations
