@@ -100,6 +100,7 @@ def kinds_block() -> str:
             f"{_cell(cls.sees)} |"
         )
     provinces = Match.model_fields["provinces"].description
+    during = Match.model_fields["during"].description
     keyed = ", ".join(f"`{k}`" for k, c in KIND_CLASSES.items() if c.keyed)
     modes = ", ".join(FAILURE_MODES)
     lines += [
@@ -108,9 +109,16 @@ def kinds_block() -> str:
         "registry entry), so a rule limited to `044` fires only for Quảng Bình's one-stop "
         "system, whatever the data asked about.",
         "- Rules stack: every matching rule draws on its own (its `probability`, from its own "
-        f"seeded generator); {keyed} draw once per record instead. Fired delays add up; the "
+        f"seeded generator); {keyed} draw once per record instead. Capacities (`overload`) "
+        "nest, held in file order. Fired delays add up; the "
         "first fired *answer* rule in file order answers; *body* rules then change the answer "
         "in turn (a replaced answer leaves nothing for the others).",
+        f"- `match.during`: {during} A time-of-day condition: a list of weekly windows "
+        '`{days: [mon, …], start: "HH:MM", end: "HH:MM"}` (end excluded; a window never '
+        "spans midnight: write two), local time in Asia/Ho_Chi_Minh, read on the simulated "
+        "clock — it runs `1 / NDXP_TIME_SCALE` times as fast as the wall clock and `PUT "
+        "/admin/clock` (or `PUT /admin/scenario`'s `at`) sets it. Outside its windows the rule "
+        "is not there (no draw, no capacity), e.g. `reported-2024`'s peak-hour congestion.",
         f"- `failure_mode` must be one of REPORTS.md's: {modes}.",
         "- `NDXP_SCENARIOS_DIR` points the gateway and `ndxp-sim scenario` at another folder "
         "of scenario files (default: `scenarios/`).",
