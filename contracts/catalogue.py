@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from importlib import import_module
 from typing import Literal
 
-Provider = Literal["population", "business-registry", "driver-licence", "civil-registry"]
+Provider = Literal[
+    "population", "business-registry", "driver-licence", "civil-registry", "judicial-records"
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +100,16 @@ OPERATIONS: tuple[Operation, ...] = (
         ("list_status_changes", "GET", "/v1/status-changes", "civil_registry:StatusChangePage",
          "Status changes since a timestamp, for sync (đồng bộ trạng thái)"),
     ),
+    *_ops(
+        "judicial-records",
+        ("request_certificate", "POST", "/v1/certificate-requests",
+         "judicial_records:CertificateRequestStatus",
+         "Request a criminal-record certificate (yêu cầu cấp Phiếu lý lịch tư pháp)"),
+        ("get_certificate_request", "GET", "/v1/certificate-requests/{request_id}",
+         "judicial_records:CertificateRequestStatus", "Certificate request status"),
+        ("get_certificate", "GET", "/v1/certificate-requests/{request_id}/certificate",
+         "judicial_records:Certificate", "The issued certificate (Phiếu lý lịch tư pháp)"),
+    ),
 )  # fmt: skip
 
 PROVIDERS: tuple[Provider, ...] = (
@@ -105,6 +117,7 @@ PROVIDERS: tuple[Provider, ...] = (
     "business-registry",
     "driver-licence",
     "civil-registry",
+    "judicial-records",
 )
 
 

@@ -53,6 +53,7 @@ def province_samples(seed: int, provider: Provider, province_code: str) -> Provi
         "business-registry": _business,
         "driver-licence": _driver,
         "civil-registry": _civil,
+        "judicial-records": _judicial,
     }[provider]
     calls = build(seed, province_code)
     missing = {op.operation_id for op in operations_of(provider)} - set(calls)
@@ -183,6 +184,24 @@ def _civil(seed: int, code: str) -> dict[str, SampleCall]:
             optional_query={
                 "cursor": encode_cursor((to_us(datetime(2024, 1, 1, tzinfo=UTC)), 1, 0))
             },
+        ),
+    }
+
+
+def _judicial(seed: int, code: str) -> dict[str, SampleCall]:
+    from mock_services.judicial_records import example_request  # it imports this module's deps
+
+    return {
+        "request_certificate": SampleCall(
+            summary="a Phiếu số 1 for a job, for a citizen of the province (idempotent on its "
+            "dossier code)",
+            body=example_request(seed, code, number=9101).model_dump(mode="json"),
+        ),
+        "get_certificate_request": SampleCall(
+            summary="the request: its id is the one request_certificate returned"
+        ),
+        "get_certificate": SampleCall(
+            summary="the certificate once the request is issued (409 certificate_not_ready before)"
         ),
     }
 

@@ -17,17 +17,20 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEV_JWT_SECRET = "ndxp-sim-dev-signing-key-not-for-production-use"
 DEV_ADMIN_TOKEN = "ndxp-dev-admin"
 
-MockName = Literal["population", "business-registry", "driver-licence", "civil-registry"]
+MockName = Literal[
+    "population", "business-registry", "driver-licence", "civil-registry", "judicial-records"
+]
 MOCK_NAMES: tuple[MockName, ...] = (
     "population",
     "business-registry",
     "driver-licence",
     "civil-registry",
+    "judicial-records",
 )
 
 
 class MockSettings(BaseModel):
-    """The four mock national databases (*CSDL quốc gia*)."""
+    """The five mock national databases (*CSDL quốc gia*)."""
 
     host: str = "127.0.0.1"
     ports: dict[MockName, int] = Field(
@@ -36,6 +39,7 @@ class MockSettings(BaseModel):
             "business-registry": 8102,
             "driver-licence": 8103,
             "civil-registry": 8104,
+            "judicial-records": 8105,
         }
     )
     urls: dict[MockName, str] = Field(
@@ -47,7 +51,8 @@ class MockSettings(BaseModel):
     lifecycle_minute_s: float = Field(
         default=60.0,
         gt=0,
-        description="Wall-clock seconds per simulated minute of civil-registry processing; "
+        description="Wall-clock seconds per simulated minute of civil-registry and "
+        "judicial-records processing; "
         "lower it to watch dossiers move through their lifecycle faster.",
     )
 

@@ -40,7 +40,7 @@ def gone(pid: int) -> bool:
 
 @pytest.fixture
 def stack_settings(tmp_path: Path) -> Settings:
-    gateway_port, *mock_ports = free_ports(5)
+    gateway_port, *mock_ports = free_ports(1 + len(MOCK_NAMES))
     return Settings(
         state_dir=tmp_path / "state",
         mocks=MockSettings(ports=dict(zip(MOCK_NAMES, mock_ports, strict=True))),

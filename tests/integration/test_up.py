@@ -34,7 +34,7 @@ Up = tuple[subprocess.Popen[str], dict[str, str], list[str]]
 
 
 def _up_env(tmp_path: Path) -> dict[str, str]:
-    gateway_port, live_port, *mock_ports = free_ports(6)
+    gateway_port, live_port, *mock_ports = free_ports(2 + len(MOCK_NAMES))
     return {
         **os.environ,
         "NDXP_STATE_DIR": str(tmp_path / "state"),
