@@ -87,6 +87,10 @@ class _Active:
 class FaultEngine:
     """Applies the active scenario's rules of one provider to every request of its mock."""
 
+    # Where this engine strikes: a mock is the database; a route's hop (hops/) is "lgsp" or
+    # "vdxp" and takes the rules of that hop for calls to this provider's operations.
+    hop: str = "database"
+
     def __init__(
         self,
         provider: str,
@@ -113,7 +117,7 @@ class FaultEngine:
         One assignment: a request in flight finishes under the scenario it started with.
         """
         rules: list[_Live] = []
-        for rule in scenario.rules_for(self.provider) if scenario else ():
+        for rule in scenario.rules_for(self.provider, self.hop) if scenario else ():
             seed = scenario.seed if scenario else 0
             rng = random.Random(keyed_int(seed, "fault-rule", rule.id))
             rules.append(_Live(rule, rng, seed, rule.fault.new_state()))

@@ -383,6 +383,23 @@ def serve_mock(
     )
 
 
+@app.command("serve-hop")
+def serve_hop(
+    name: Annotated[str, typer.Argument(help="lgsp (the provincial LGSP) or vdxp (PR-REST).")],
+) -> None:
+    """Run one route's hop in front of the gateway (`up` starts both; NDXP_LGSP__PORT...)."""
+    import uvicorn
+
+    from hops import create_lgsp_app, create_vdxp_app
+
+    settings = get_settings()
+    factories = {"lgsp": create_lgsp_app, "vdxp": create_vdxp_app}
+    if name not in factories:
+        raise typer.BadParameter(f"unknown hop {name!r}; choose lgsp or vdxp")
+    own = settings.lgsp if name == "lgsp" else settings.vdxp
+    uvicorn.run(factories[name](settings), host=own.host, port=own.port, log_level="warning")
+
+
 @app.command("serve-live")
 def serve_live() -> None:
     """Run the trainers' live view in the foreground (`up` starts it; NDXP_LIVE__PORT)."""
