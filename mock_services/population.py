@@ -50,6 +50,7 @@ from mock_services.service import (
     OperationRoute,
     ServiceInfo,
     contract_route,
+    add_version,
     create_service_app,
     not_found,
 )
@@ -316,8 +317,17 @@ INFO = ServiceInfo(
 
 
 def create_app(settings: Settings) -> FastAPI:
-    """The population mock, serving exactly ``contracts/openapi/population.yaml``."""
-    app = create_service_app(INFO, router, settings, state={"examples": examples})
+    """The population mock, serving ``contracts/openapi/population.yaml`` (v1) and
+    ``population.v2.yaml`` (v2) side by side."""
+    from mock_services.population_v2 import examples_v2  # imports this one
+    from mock_services.population_v2 import router as router_v2
+
+    def both_examples(seed: int) -> dict[str, Example]:
+        first = examples(seed)
+        return {**first, **examples_v2(seed, first)}
+
+    app = create_service_app(INFO, router, settings, state={"examples": both_examples})
+    add_version(app, router_v2)
 
     @app.get("/samples", include_in_schema=False)
     def samples(province: str = "001", count: int = 5) -> dict[str, object]:

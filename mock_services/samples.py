@@ -55,10 +55,25 @@ def province_samples(seed: int, provider: Provider, province_code: str) -> Provi
         "civil-registry": _civil,
         "judicial-records": _judicial,
     }[provider]
-    calls = build(seed, province_code)
+    calls = _with_v2(provider, build(seed, province_code))
     missing = {op.operation_id for op in operations_of(provider)} - set(calls)
     assert not missing, f"no sample for {sorted(missing)}"  # a new operation needs one here
     return ProviderSamples(provider=provider, province=province_code, operations=calls)
+
+
+def _with_v2(provider: Provider, calls: dict[str, SampleCall]) -> dict[str, SampleCall]:
+    """v1's calls repeated for the provider's v2 operations, with what v2 adds to a request."""
+    from mock_services.population_v2 import PROCEDURE_CODE
+
+    additions = {"verify_citizen_v2": {"procedure_code": PROCEDURE_CODE}}
+    found = dict(calls)
+    for op in operations_of(provider):
+        v1_call = calls.get(op.operation_id.removesuffix("_v2"))
+        if op.version == 2 and v1_call is not None:
+            extra = additions.get(op.operation_id)
+            body = {**(v1_call.body or {}), **extra} if extra else v1_call.body
+            found[op.operation_id] = v1_call.model_copy(update={"body": body})
+    return found
 
 
 def _utc(moment: datetime) -> str:

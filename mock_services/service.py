@@ -142,6 +142,7 @@ def create_service_app(
     for key, value in (state or {}).items():
         setattr(app.state, key, value)
     app.include_router(router)
+    app.state.contract_routers = {_version(router): router}
     _install_error_handlers(app)
 
     @app.get("/healthz", include_in_schema=False)
@@ -168,6 +169,19 @@ def create_service_app(
 
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     return app
+
+
+def add_version(app: FastAPI, router: APIRouter) -> None:
+    """Serve another version of the app's contract (``router.prefix`` is ``/v2``) beside the
+    first; each version is published as its own document (``population.v2.yaml``)."""
+    app.include_router(router)
+    app.state.contract_routers[_version(router)] = router
+
+
+def _version(router: APIRouter) -> int:
+    if not re.fullmatch(r"/v\d+", router.prefix):
+        raise ValueError(f"a contract router's prefix is its version (/v1), not {router.prefix!r}")
+    return int(router.prefix[2:])
 
 
 def _install_error_handlers(app: FastAPI) -> None:

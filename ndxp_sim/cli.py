@@ -17,6 +17,7 @@ from rich.console import Console
 
 from ndxp_config.settings import MOCK_NAMES, Settings, get_settings
 from ndxp_sim.cli_consumers import consumers_app, kit_command
+from ndxp_sim.cli_contracts import contracts_app
 from ndxp_sim.cli_scenarios import report_command, scenario_app
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ app.add_typer(scenario_app, name="scenario")
 app.command("report")(report_command)
 app.command("kit")(kit_command)
 app.add_typer(consumers_app, name="consumers")
+app.add_typer(contracts_app, name="contracts")
 
 # What stops `up` in order: docker stop/systemd/kill, Ctrl-C, the terminal closing.
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)

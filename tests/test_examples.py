@@ -29,7 +29,7 @@ TIME_FIELDS |= {"result"}
 
 def _documented(op: Operation) -> tuple[httpx.Request, Any]:
     """The request the documented curl line sends, and the documented success body."""
-    doc = yaml.safe_load((OPENAPI_DIR / f"{op.provider}.yaml").read_text(encoding="utf-8"))
+    doc = yaml.safe_load((OPENAPI_DIR / f"{op.contract}.yaml").read_text(encoding="utf-8"))
     published = doc["paths"][op.path][op.method.lower()]
     argv = shlex.split(
         next(line for line in published["description"].splitlines() if "curl " in line)
