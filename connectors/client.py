@@ -58,6 +58,7 @@ from connectors.operations import (
     BusinessRegistry,
     CivilRegistry,
     DriverLicence,
+    JudicialRecords,
     Population,
     TimeoutTypes,
 )
@@ -95,7 +96,8 @@ class NdxpClient:
     """An async client of the NDXP gateway for one consumer (a province's one-stop system).
 
     One namespace per national database — :attr:`population`, :attr:`business_registry`,
-    :attr:`driver_licence`, :attr:`civil_registry` — with one method per contract operation.
+    :attr:`driver_licence`, :attr:`civil_registry`, :attr:`judicial_records` — with one method
+    per contract operation.
     Use it as an async context manager, or call :meth:`aclose` when done.
     """
 
@@ -149,6 +151,7 @@ class NdxpClient:
         self.business_registry = BusinessRegistry(self)
         self.driver_licence = DriverLicence(self)
         self.civil_registry = CivilRegistry(self)
+        self.judicial_records = JudicialRecords(self)
 
     async def __aenter__(self) -> NdxpClient:
         return self

@@ -35,6 +35,7 @@ from contracts.civil_registry import (
     StatusChangePage,
 )
 from contracts.driver_licence import Licence, RenewalDossier, RenewalDossierPage
+from contracts.judicial_records import Certificate, CertificateRequest, CertificateRequestStatus
 from contracts.population import (
     Citizen,
     CitizenVerification,
@@ -463,4 +464,50 @@ class CivilRegistry(_Namespace):
         query = {"since": since.isoformat()} | {k: v for k, v in extra.items() if v is not None}
         return await self._caller.call(
             self._op("list_status_changes"), StatusChangePage, query=query, timeout=timeout
+        )
+
+
+class JudicialRecords(_Namespace):
+    """*Lý lịch tư pháp* — criminal-record certificate requests, their status, the certificate."""
+
+    provider: Provider = "judicial-records"
+
+    async def request_certificate(
+        self,
+        body: CertificateRequest,
+        *,
+        idempotency_key: str | None = None,
+        timeout: TimeoutTypes | None = None,
+    ) -> CertificateRequestStatus:
+        """Request a Phiếu lý lịch tư pháp; a repeat returns the same request.
+
+        Idempotent on ``body.dossier_code``, a natural ``idempotency_key``; without a key the
+        request is sent once and never retried.
+        """
+        return await self._caller.call(
+            self._op("request_certificate"),
+            CertificateRequestStatus,
+            body=body,
+            idempotency_key=idempotency_key,
+            timeout=timeout,
+        )
+
+    async def get_certificate_request(
+        self, request_id: str, *, timeout: TimeoutTypes | None = None
+    ) -> CertificateRequestStatus:
+        """The request's status and history; ``certificate_ready`` once issued."""
+        return await self._caller.call(
+            self._op("get_certificate_request"),
+            CertificateRequestStatus,
+            {"request_id": request_id},
+            timeout=timeout,
+        )
+
+    async def get_certificate(
+        self, request_id: str, *, timeout: TimeoutTypes | None = None
+    ) -> Certificate:
+        """The issued certificate; :class:`~connectors.errors.Conflict` (409
+        ``certificate_not_ready`` or ``request_rejected``) before or instead."""
+        return await self._caller.call(
+            self._op("get_certificate"), Certificate, {"request_id": request_id}, timeout=timeout
         )
