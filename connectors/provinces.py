@@ -1,8 +1,9 @@
 """The 63 mock provincial one-stop systems (*HTTT giải quyết TTHC cấp tỉnh*) and how much each
 one calls NDXP.
 
-A :class:`OneStopSystem` is a province plus the credentials the gateway knows it by, read from
-the registry the gateway itself loads (:func:`gateway.registry.load_registry`: the shipped
+A :class:`OneStopSystem` is a province plus the credentials the gateway knows it by and its
+route to NDXP (:mod:`connectors.routes`: direct, via the LGSP, via VDXP). Credentials come
+from the registry the gateway itself loads (:func:`gateway.registry.load_registry`: the shipped
 ``gateway/registry.default.yaml`` or ``NDXP_GATEWAY__REGISTRY_PATH``), so a province's
 connector and the gateway can never disagree on a secret.
 
@@ -37,6 +38,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from connectors.routes import Route, route_of
 from contracts.provinces import PROVINCES, Province, find_province
 from gateway.registry import load_registry
 from ndxp_config.settings import Settings
@@ -74,6 +76,7 @@ class OneStopSystem:
     consumer_id: str
     client_id: str
     client_secret: str
+    route: Route | None = None  # how it reaches NDXP (connectors.routes); None: direct
 
     @property
     def label(self) -> str:
@@ -98,6 +101,7 @@ def one_stop_systems(settings: Settings) -> dict[str, OneStopSystem]:
             consumer_id=consumer.id,
             client_id=consumer.client_id,
             client_secret=consumer.client_secret.get_secret_value(),
+            route=route_of(settings, province.code),
         )
     return systems
 

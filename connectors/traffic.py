@@ -141,12 +141,16 @@ async def run_traffic(
 
     def client_for(system: OneStopSystem) -> NdxpClient:
         if system.province.code not in clients:
+            # Each province on its route (connectors.routes); an injected transport stands
+            # for the gateway itself, so it is reached directly.
+            route = system.route if transport is None else None
             clients[system.province.code] = NdxpClient(
-                settings.gateway.url,
+                route.base_url if route else settings.gateway.url,
                 system.client_id,
                 system.client_secret,
                 on_event=record_event,
                 transport=transport,
+                **(route.client_options() if route else {}),
                 **dict(client_options or {}),
             )
         return clients[system.province.code]

@@ -88,7 +88,9 @@ FAILURE_MODES: dict[str, FailureMode] = {
         FailureMode("FM-06", "statuses not synced", (12, 13, 63, 64)),
         FailureMode("FM-07", "no connection kit", (14, 15, 27, 57, 58, 59, 60, 61, 86)),
         FailureMode("FM-08", "unannounced contract changes", (8, 14, 15, 42)),
-        FailureMode("FM-10", "conflicting routes", (2, 51, 87)),
+        FailureMode(
+            "FM-10", "conflicting routes, errors on the LGSP route", (2, 43, 44, 48, 49, 51, 87)
+        ),
         FailureMode("FM-11", "maintenance in business hours, limited availability", (29, 62)),
     )
 }
@@ -124,9 +126,12 @@ APPENDIX_ROWS: dict[int, AppendixRow] = {
         _row(2, "080", "population + identity: 1:1 connection only", _POP),
         _row(3, "044", "ĐKDN/HKD/HTX: 6 of 9 APIs return nothing", _BR),
         _row(4, "019", "GPLX, ĐKDN: components and results not returned", _DL, _BR),
+        _row(8, "077", "DVCQG: scoring-index rules changed without announcement"),
         _row(11, "077", "civil registry: frequent errors, interrupted", _CR),
         _row(12, "015", "GPLX renewal: paused, rejected, overdue not synced", _DL),
         _row(13, "015", "ĐKDN/HTX/HKD: same as row 12", _BR),
+        _row(14, "022", "prices, budget codes, vehicle inspection, EVN: no docs; fields change"),
+        _row(15, "022", "land, postcodes, MoC, legal docs, insurance: no official docs"),
         _row(20, "038", "ĐKDN: timeouts >30 s, file ids, HTX code and name", _BR),
         _row(21, "038", "GPLX renewal: phone, health certificate, fees, unit", _DL),
         _row(25, "038", "population via VNeID: phone, ID-card date, parents' DOB", _POP),

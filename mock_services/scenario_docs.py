@@ -16,7 +16,7 @@ from pathlib import Path
 
 from mock_services.failure_modes import FAILURE_MODES, cited_rows, format_rows
 from mock_services.fault_kinds import KIND_CLASSES, FaultKind, parameters
-from mock_services.fault_specs import Match, Rule
+from mock_services.fault_specs import HOP_KINDS, Match, Rule
 from mock_services.scenarios import Scenario, load_catalogue
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -35,6 +35,8 @@ def _rows(sources: tuple[str, ...]) -> str:
 
 def _where(match: Match) -> str:
     parts = [f"`{match.provider}`"]
+    if match.hop != "database":
+        parts[0] += f" at the {match.hop} hop"
     if match.operations:
         parts.append(", ".join(match.operations))
     if match.provinces:
@@ -119,6 +121,9 @@ def kinds_block() -> str:
         "clock — it runs `1 / NDXP_TIME_SCALE` times as fast as the wall clock and `PUT "
         "/admin/clock` (or `PUT /admin/scenario`'s `at`) sets it. Outside its windows the rule "
         "is not there (no draw, no capacity), e.g. `reported-2024`'s peak-hour congestion.",
+        f"- `match.hop`: {Match.model_fields['hop'].description} At a hop only "
+        f"{', '.join(f'`{k}`' for k in sorted(HOP_KINDS))} apply; the province's calls "
+        "there never reach the gateway, and the report places them at that hop.",
         f"- `failure_mode` must be one of REPORTS.md's: {modes}.",
         "- `NDXP_SCENARIOS_DIR` points the gateway and `ndxp-sim scenario` at another folder "
         "of scenario files (default: `scenarios/`).",

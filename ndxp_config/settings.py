@@ -216,8 +216,10 @@ class RouteSettings(BaseModel):
 
     default: RouteName = "lgsp"
     provinces: dict[str, RouteName] = Field(
-        default_factory=dict,
-        description='Per province code, e.g. {"080": "direct", "002": "vdxp"}.',
+        # Long An connects 1:1 as the guidance prescribes (row 2); Hà Giang's documents send
+        # it through VDXP (row 87).
+        default_factory=lambda: {"080": "direct", "002": "vdxp"},
+        description="Per province code, the provinces not on the default route.",
     )
 
     def of(self, province: str | None) -> RouteName:

@@ -30,6 +30,7 @@ REQUIRED = {
     "fm-04",
     "fm-05",
     "fm-06",
+    "fm-10",
     "fm-11",
     "reported-2024",
 }
@@ -53,7 +54,7 @@ def test_the_catalogue_has_baseline_each_failure_mode_and_reported_2024() -> Non
     catalogue = load_catalogue()
     assert catalogue.keys() >= REQUIRED
     assert catalogue["baseline"].rules == ()
-    for mode in ("01", "02", "03", "04", "05", "06", "11"):
+    for mode in ("01", "02", "03", "04", "05", "06", "10", "11"):
         assert catalogue[f"fm-{mode}"].failure_modes == (f"FM-{mode}",)
 
 
