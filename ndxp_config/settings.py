@@ -207,6 +207,9 @@ class VdxpSettings(HopSettings):
 RouteName = Literal["direct", "lgsp", "vdxp"]
 
 
+_PROVINCE_ROUTES: dict[str, RouteName] = {"080": "direct", "002": "vdxp"}
+
+
 class RouteSettings(BaseModel):
     """Which way each province's one-stop system reaches NDXP (FM-10, rows 2, 43-49, 87).
 
@@ -218,7 +221,7 @@ class RouteSettings(BaseModel):
     provinces: dict[str, RouteName] = Field(
         # Long An connects 1:1 as the guidance prescribes (row 2); Hà Giang's documents send
         # it through VDXP (row 87).
-        default_factory=lambda: {"080": "direct", "002": "vdxp"},
+        default_factory=lambda: dict(_PROVINCE_ROUTES),
         description="Per province code, the provinces not on the default route.",
     )
 
