@@ -101,8 +101,8 @@ class AppendixRow:
     """One row of Phụ lục V that a scenario cites: who wrote it, about which system.
 
     ``providers``: the mock national databases the row is about (empty: a system the simulator
-    does not have — judicial records, social assistance, land). ``stand_in``: a mock that
-    stands in for such a system, said so in the rule (the same ministry's shared software).
+    does not have — social assistance, land). ``stand_in``: a mock that stands in for such a
+    system, said so in the rule (the same ministry's shared software).
     """
 
     row: int
@@ -119,6 +119,7 @@ def _row(
 
 
 _BR, _DL, _CR, _POP = "business-registry", "driver-licence", "civil-registry", "population"
+_JR = "judicial-records"
 # From research/seeds-extract.md §1.1 (003:L957–1141); only rows that FM-01…FM-11 name.
 APPENDIX_ROWS: dict[int, AppendixRow] = {
     r.row: r
@@ -138,8 +139,8 @@ APPENDIX_ROWS: dict[int, AppendixRow] = {
         _row(28, "040", "ĐKDN/HTX/HKD: frequent errors", _BR),
         _row(29, "040", "land (VBDLIS): free 3 days a week"),
         _row(31, "040", "GPLX renewal: digitised results not shared", _DL),
-        _row(32, "040", "judicial records, civil registry: unstable", _CR),
-        _row(42, "051", "civil registry, judicial records: overloaded, stops", _CR),
+        _row(32, "040", "judicial records, civil registry: unstable", _CR, _JR),
+        _row(42, "051", "civil registry, judicial records: overloaded, stops", _CR, _JR),
         _row(43, "066", "civil registry via LGSP–NDXP: frequent errors", _CR),
         _row(44, "066", "business registration via LGSP–NDXP: errors", _BR),
         _row(45, "066", "GPLX renewal: result date, return date, result file", _DL),
@@ -147,15 +148,10 @@ APPENDIX_ROWS: dict[int, AppendixRow] = {
         _row(49, "067", "business registration via LGSP–NDXP: errors", _BR),
         _row(50, "067", "GPLX renewal: same 3 fields as row 45", _DL),
         _row(51, "074", "ĐKKD: slow, timeouts, 3 APIs failing; two platforms", _BR),
-        _row(54, "074", "judicial records online: slow, timeouts"),
+        _row(54, "074", "judicial records online: slow, timeouts", _JR),
         _row(55, "074", "civil registry: slow, timeouts", _CR),
         _row(56, "074", "social assistance online: slow, timeouts"),
-        _row(
-            62,
-            "058",
-            "judicial records (shared LLTP): upgrades in business hours",
-            stand_in=_CR,
-        ),
+        _row(62, "058", "judicial records (shared LLTP): upgrades in business hours", _JR),
         _row(63, "058", "ĐKDN/HTX/HKD: timeouts, stale status, file ids, HTX code", _BR),
         _row(64, "058", "social assistance: result date in states 9, 10; result file"),
         _row(66, "025", "GPLX, ĐKDN: components and results not synced", _DL, _BR),

@@ -333,7 +333,8 @@ def demo(
     flow: Annotated[
         str,
         typer.Argument(
-            help="licence-renewal, birth-registration, business-sync or household-verification."
+            help="licence-renewal, birth-registration, business-sync, household-verification "
+            "or criminal-record-certificate."
         ),
     ],
     province: Annotated[

@@ -164,8 +164,10 @@ def test_reported_2024_shows_every_failure_mode_with_its_citation(stack: Stack) 
                 lookup_round(p)
         civil_round(provinces[THANH_HOA], first=100, count=12)
         civil_round(provinces[THANH_HOA], first=100, count=12)  # later: statuses have moved
-        set_clock(stack, TUESDAY_MORNING)  # maintenance, Tue/Thu 08:00–11:30
-        during = provinces[THANH_HOA].call("GET", "/civil-registry/v1/status-changes")
+        set_clock(stack, TUESDAY_MORNING)  # judicial records' upgrades, Tue/Thu 08:00–11:30
+        during = provinces[THANH_HOA].call(
+            "GET", "/judicial-records/v1/certificate-requests/LT0380000000001"
+        )
         assert during.status_code == 503
         assert during.json()["code"] == "provider_maintenance"
         assert int(during.headers["retry-after"]) > 0
@@ -196,9 +198,7 @@ def test_reported_2024_shows_every_failure_mode_with_its_citation(stack: Stack) 
     assert {"phone", "id_card_issue_date"} <= set(rows["FM-04"].violated_fields)
     assert {"fees_collected", "result_file_id"} <= set(rows["FM-04"].violated_fields)
     assert rows["FM-11"].failures == {"provider_maintenance": rows["FM-11"].exchanges}
-    (upkeep,) = rows["FM-11"].citations  # judicial records' row, said to be stood in for
-    assert upkeep.startswith("003 Phụ lục V row 62 (Ninh Thuận")
-    assert "stands in" in upkeep
+    assert rows["FM-11"].citations == ["003 Phụ lục V row 62 (Ninh Thuận)"]  # judicial records
     assert rows["FM-11"].not_reproduced == "003 Phụ lục V row 29"  # the land system
 
     cells = {(c.province, c.provider): c for c in result.cells}
@@ -210,7 +210,7 @@ def test_reported_2024_shows_every_failure_mode_with_its_citation(stack: Stack) 
     assert quang_binh.failures.get("empty_answer", 0) > 0
     assert quang_binh.ok + sum(quang_binh.failures.values()) == quang_binh.requests
     assert "FM-03" not in cells["038", "business-registry"].failure_modes
-    assert cells["038", "civil-registry"].failures.get("provider_maintenance") == 1
+    assert cells["038", "judicial-records"].failures.get("provider_maintenance") == 1
 
     markdown = render_markdown(result)
     for mode in REPORTED:
