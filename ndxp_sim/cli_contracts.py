@@ -51,7 +51,7 @@ def diff_command(
             load_document(old), load_document(new), strip_version=not keep_version
         )
     except ContractReadError as exc:
-        console.print(f"[red]{exc}[/red]")
+        typer.echo(str(exc), err=True)
         raise typer.Exit(EXIT_UNREADABLE) from None
     breaking = sum(c.severity == "breaking" for c in changes)
     if as_json:
