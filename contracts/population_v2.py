@@ -23,7 +23,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from contracts.common import Gender, PersonalId, WireModel
+from contracts.common import Gender, PersonalId, WireDate, WireModel
 from contracts.population import (
     BloodType,
     HouseholdVerification,
@@ -100,7 +100,7 @@ class CitizenVerification(WireModel):
 
     personal_id: PersonalId
     full_name: str = Field(min_length=1, max_length=200)
-    date_of_birth: date
+    date_of_birth: WireDate
     procedure_code: str = Field(
         pattern=PROCEDURE_CODE_PATTERN,
         description="The administrative procedure (mã TTHC) the verification serves, e.g. "

@@ -23,10 +23,14 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Path, Query, Request, Response
-from pydantic import AwareDatetime
 
 from contracts.catalogue import operation
-from contracts.common import problem_responses
+from contracts.common import (
+    WINDOW_FROM_DESCRIPTION,
+    WINDOW_TO_DESCRIPTION,
+    WireDatetime,
+    problem_responses,
+)
 from contracts.driver_licence import (
     LICENCE_NUMBER_DESCRIPTION,
     LICENCE_NUMBER_PATTERN,
@@ -344,16 +348,8 @@ DossierIdPath = Annotated[
 FileIdPath = Annotated[
     str, Path(pattern=RESULT_FILE_ID_PATTERN, description="Result file id (mã tệp kết quả).")
 ]
-FromQuery = Annotated[
-    AwareDatetime,
-    Query(
-        alias="from",
-        description="Window start, inclusive (RFC 3339 with offset); at most 31 days long.",
-    ),
-]
-ToQuery = Annotated[
-    AwareDatetime, Query(alias="to", description="Window end, exclusive (RFC 3339 with offset).")
-]
+FromQuery = Annotated[WireDatetime, Query(alias="from", description=WINDOW_FROM_DESCRIPTION)]
+ToQuery = Annotated[WireDatetime, Query(alias="to", description=WINDOW_TO_DESCRIPTION)]
 ProvinceQuery = Annotated[
     str | None,
     Query(
