@@ -1,6 +1,7 @@
-"""Exchange records for the tests of the exchange log, its stores and its journal: one factory,
-record ``i`` received ``i`` seconds after :data:`T0`, every field set (microseconds and a
-fractional duration included, so a store that rounds them is caught)."""
+"""Exchange records for the tests of the exchange log, its stores and its journal: record ``i``
+received ``i`` seconds after :data:`T0`, every field set (microseconds and a fractional
+duration included, so a store that rounds them is caught) — the live view's sample record
+(:func:`liveview.testing.sample_record`) on a fixed timeline."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from contracts.exchange import ExchangeRecord
+from liveview.testing import sample_record
 
 T0 = datetime(2025, 3, 14, 2, 0, 0, tzinfo=UTC)
 
@@ -15,18 +17,9 @@ T0 = datetime(2025, 3, 14, 2, 0, 0, tzinfo=UTC)
 def record(i: int, **changes: Any) -> ExchangeRecord:
     """Record ``i``, received ``i`` seconds after T0; ``changes`` override any field."""
     request_in = T0 + timedelta(seconds=i)
-    fields: dict[str, Any] = {
-        "exchange_id": f"{i:032x}",
+    timeline: dict[str, Any] = {
         "trace_id": f"{i + 1:032x}",
-        "consumer": "onestop-thanh-hoa",
-        "provider": "population",
-        "service": "population.get_citizen",
-        "method": "GET",
-        "path_template": "/v1/citizens/{personal_id}",
-        "status_code": 200,
-        "outcome": "ok",
-        "succeeded": True,
-        "fault_code": None,
+        "succeeded": True,  # as given: no outcome-dependent default
         "injected_fault": None,
         "request_in_ts": request_in,
         "request_out_ts": request_in + timedelta(milliseconds=1),
@@ -34,14 +27,12 @@ def record(i: int, **changes: Any) -> ExchangeRecord:
         "response_out_ts": request_in + timedelta(milliseconds=42),
         "duration_ms": 42.125,
         "upstream_ms": 39.0,
-        "request_size": 0,
         "response_size": 512,
         "quota_remaining": 49_000 - i,
         "contract_violations": [],
         "detail": None,
     }
-    fields.update(changes)
-    return ExchangeRecord(**fields)
+    return sample_record(i, **(timeline | changes))
 
 
 __all__ = ["T0", "record"]
