@@ -104,6 +104,12 @@ LINKS: tuple[Link, ...] = (
         "registration_id",
         "/registration_id",
     ),
+    Link(
+        "judicial-records.request_certificate",
+        "judicial-records.get_certificate_request",
+        "request_id",
+        "/request_id",
+    ),
 )
 
 

@@ -123,7 +123,10 @@ class JudicialRecords:
         return request_view(self.seed, row, now_us), created
 
     def find(self, rid: str) -> StoredRegistration:
-        row = self.store.get(seq_of(self.seed, rid))
+        seq = seq_of(self.seed, rid)
+        if seq == 0 and rid[2:5] in PROVINCE_CODES:
+            return sandbox_row(self.seed, rid[2:5])
+        row = self.store.get(seq)
         if row is None or row.province_code != rid[2:5]:
             raise not_found(f"No certificate request has id {rid}.")
         return row
@@ -224,17 +227,21 @@ EXAMPLE_RECEIVED = datetime(2024, 12, 30, 8, 0, tzinfo=VIETNAM_TZ)
 _EXAMPLE_MINUTE_S = 60.0
 
 
-def first_request_id(seed: int, province_code: str) -> str:
-    """The id a fresh store gives its first request from this province."""
-    return request_id(seed, StoredRegistration(1, "so_1", province_code, "", "", 0, 1.0))
+def nth_request_id(seed: int, province_code: str, seq: int = 1) -> str:
+    """The id of a store's ``seq``-th row if it came from this province (0: the sandbox)."""
+    return request_id(seed, StoredRegistration(seq, "so_1", province_code, "", "", 0, 1.0))
 
 
-def example_request(seed: int, province_code: str = "038", number: int = 101) -> CertificateRequest:
-    """A Phiếu số 1 for a job, for a real adult citizen of the province, sent by post."""
+def example_request(
+    seed: int, province_code: str = "038", number: int = 101, *, seq: int = 1
+) -> CertificateRequest:
+    """A Phiếu số 1 for a job, for a real adult citizen of the province, sent by post; as the
+    ``seq``-th request (default: a fresh store's first) it is issued, never rejected."""
     rng = keyed_random(seed, "judicial-records-example", province_code)
+    rid = nth_request_id(seed, province_code, seq)
     while True:  # one whose request is issued, so the documented certificate exists
         pid = random_citizen_id(rng, province_code=province_code, born_between=(1985, 2000))
-        if steps_of(seed, first_request_id(seed, province_code), pid)[-1].status == "issued":
+        if steps_of(seed, rid, pid)[-1].status == "issued":
             break
     applicant = person(seed, pid)
     province = province_by_code(province_code)
@@ -247,6 +254,25 @@ def example_request(seed: int, province_code: str = "038", number: int = 101) ->
         purpose="employment",
         applicant=Applicant(personal_id=applicant.personal_id),
         delivery=Delivery(method="post", address=f"{home}, {province.full_name}"),
+    )
+
+
+SANDBOX_RECEIVED = datetime(2024, 1, 2, 8, 0, tzinfo=VIETNAM_TZ)
+
+
+def sandbox_row(seed: int, province_code: str) -> StoredRegistration:
+    """The province's sandbox request (row 0, never stored): received on 2 January 2024 and
+    issued days later, so a connection test fetches a certificate at once. Its id is
+    :func:`nth_request_id` with ``seq=0``; no stored request ever has it."""
+    body = example_request(seed, province_code, number=9000, seq=0)
+    return StoredRegistration(
+        0,
+        body.certificate_type,
+        province_code,
+        body.dossier_code,
+        body.model_dump_json(),
+        to_us(SANDBOX_RECEIVED),
+        _EXAMPLE_MINUTE_S,
     )
 
 
@@ -313,4 +339,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     )
 
 
-__all__ = ["JudicialRecords", "check_applicant", "create_app", "example_request"]
+__all__ = [
+    "JudicialRecords",
+    "check_applicant",
+    "create_app",
+    "example_request",
+    "nth_request_id",
+    "sandbox_row",
+]

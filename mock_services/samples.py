@@ -204,7 +204,7 @@ def _civil(seed: int, code: str) -> dict[str, SampleCall]:
 
 
 def _judicial(seed: int, code: str) -> dict[str, SampleCall]:
-    from mock_services.judicial_records import example_request  # it imports this module's deps
+    from mock_services.judicial_records import example_request, nth_request_id  # (import cycle)
 
     return {
         "request_certificate": SampleCall(
@@ -216,7 +216,9 @@ def _judicial(seed: int, code: str) -> dict[str, SampleCall]:
             summary="the request: its id is the one request_certificate returned"
         ),
         "get_certificate": SampleCall(
-            summary="the certificate once the request is issued (409 certificate_not_ready before)"
+            summary="the certificate of the province's sandbox request, issued long ago (a new "
+            "request's certificate is 409 certificate_not_ready until it is issued)",
+            path_params={"request_id": nth_request_id(seed, code, seq=0)},
         ),
     }
 

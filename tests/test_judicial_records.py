@@ -15,7 +15,12 @@ from fastapi import FastAPI
 
 from contracts.judicial_records import Certificate, CertificateRequestStatus
 from mock_services.civil_registry_store import RegistrationStore
-from mock_services.judicial_records import EXAMPLE_RECEIVED, create_app, example_request
+from mock_services.judicial_records import (
+    EXAMPLE_RECEIVED,
+    create_app,
+    example_request,
+    nth_request_id,
+)
 from mock_services.judicial_records_data import (
     CONVICTED_SHARE,
     DUE_MINUTES,
@@ -293,3 +298,19 @@ async def test_an_unknown_request_is_404(client: httpx.AsyncClient) -> None:
         response = await client.get(f"{PATH}/{rid}")
         assert response.status_code == 404, rid
         assert response.json()["code"] == "not_found"
+
+
+async def test_each_province_s_sandbox_request_is_issued_and_not_stored(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    """The kit's sample certificate: a virtual request per province, issued long ago."""
+    for code in ("001", "038", "096"):
+        rid = nth_request_id(SEED, code, seq=0)
+        status = CertificateRequestStatus.model_validate((await client.get(f"{PATH}/{rid}")).json())
+        assert status.status == "issued"
+        assert status.province_code == code
+        cert = Certificate.model_validate((await client.get(f"{PATH}/{rid}/certificate")).json())
+        assert cert.personal_id[:3] == code
+    assert store_of(settings).count() == 0
+    other = nth_request_id(SEED, "038", seq=0).replace("LT038", "LT999")
+    assert (await client.get(f"{PATH}/{other}")).status_code in (404, 422)
