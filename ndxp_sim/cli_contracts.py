@@ -57,7 +57,11 @@ def diff_command(
     if as_json:
         summary = {"breaking": breaking, "non_breaking": len(changes) - breaking}
         payload = {"old": str(old), "new": str(new), **summary}
-        typer.echo(json.dumps({**payload, "changes": [c.as_dict() for c in changes]}, indent=2))
+        typer.echo(
+            json.dumps(
+                {**payload, "changes": [c.as_dict() for c in changes]}, indent=2, ensure_ascii=False
+            )
+        )
     else:
         table = Table(title=f"{old} → {new}")
         for column in ("class", "operation", "where", "change", "rule"):

@@ -376,4 +376,6 @@ def _kind(schema: Mapping[str, Any]) -> tuple[Any, Any]:
 def _kind_text(schema: Mapping[str, Any]) -> str:
     kind, fmt = _kind(schema)
     text = json.loads(kind) or "any"
-    return f"{text} ({fmt})" if fmt else str(text)
+    if fmt:
+        return f"{text} ({fmt})"
+    return f"{text} /{schema['pattern']}/" if "pattern" in schema else str(text)
