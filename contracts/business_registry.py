@@ -18,7 +18,6 @@ Codes:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -170,7 +169,7 @@ class DossierSummary(WireModel):
 class DossierPage(WireModel):
     """Dossiers whose processing ended in ``[from, to)``, sorted by end time."""
 
-    items: Sequence[DossierSummary]  # a kind's page narrows it (EnterpriseDossierPage...)
+    items: list[DossierSummary]
     page: int = Field(ge=1, description="1-based page number.")
     size: int = Field(ge=1, le=100, description="Page size.")
     total: int = Field(ge=0, description="Number of dossiers in the whole window.")
@@ -210,19 +209,19 @@ class CooperativeDossierSummary(DossierSummary):
 class EnterpriseDossierPage(DossierPage):
     """Enterprise dossiers whose processing ended in ``[from, to)``, sorted by end time."""
 
-    items: list[EnterpriseDossierSummary]
+    items: list[EnterpriseDossierSummary]  # type: ignore[assignment]  # narrower, read-only
 
 
 class HouseholdBusinessDossierPage(DossierPage):
     """Household-business dossiers whose processing ended in ``[from, to)``, by end time."""
 
-    items: list[HouseholdBusinessDossierSummary]
+    items: list[HouseholdBusinessDossierSummary]  # type: ignore[assignment]  # narrower, read-only
 
 
 class CooperativeDossierPage(DossierPage):
     """Cooperative dossiers whose processing ended in ``[from, to)``, sorted by end time."""
 
-    items: list[CooperativeDossierSummary]
+    items: list[CooperativeDossierSummary]  # type: ignore[assignment]  # narrower, read-only
 
 
 KIND_PAGES: dict[str, type[DossierPage]] = {
