@@ -21,10 +21,11 @@ runs, smaller quotas), also listed.
 
 One stack for everything (:func:`ndxp_sim.testing.running_stack`): separate processes on free
 ports, started with the environment the README's terminal demo gives ``make run``
-(``NDXP_TIME_SCALE=0.05``, ``NDXP_MOCKS__LIFECYCLE_MINUTE_S=0.05``) and the dev admin token the
-README uses. The one mapping from the README's default URLs to it is :func:`port_map`: every
-``127.0.0.1:<default port>`` (or ``localhost:``) in a command becomes the stack's; a default
-port with no mapping fails the test. Commands run with bash, ``.venv/bin`` first on ``PATH``
+(``NDXP_TIME_SCALE=0.05``, ``NDXP_MOCKS__LIFECYCLE_MINUTE_S=0.05``), the dev admin token the
+README uses, and patient timeouts on the providers no command slows down
+(:func:`_patient_registry`). The one mapping from the README's default URLs to it is
+:func:`port_map`: every ``127.0.0.1:<default port>`` (or ``localhost:``) in a command becomes
+the stack's; a default port with no mapping fails the test. Commands run with bash, ``.venv/bin`` first on ``PATH``
 (as the README asks), in a scratch directory that links to the checkout (so ``.ndxp/load``,
 ``kit`` and the like land there, not in the checkout); variables a command sets are seen by
 the next ones, as in one terminal.
@@ -37,12 +38,16 @@ import os
 import re
 import signal
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
-from ndxp_sim.testing import Stack, running_stack
+from gateway.registry import Timeouts
+from ndxp_config.settings import MOCK_NAMES
+from ndxp_sim.testing import Stack, registry_env, running_stack, settings_from_env
 
 pytestmark = pytest.mark.integration
 
@@ -60,11 +65,11 @@ HOST_PORT = re.compile(r"\b(?:127\.0\.0\.1|localhost):(?P<port>\d{2,5})\b")
 
 # Bounded forms: (pattern, replacement, why), applied to Locust commands only.
 BOUNDED: tuple[tuple[str, str, str], ...] = (
-    (r"(?<=\s)-t\s+\S+", "-t 8s", "8 s of load instead of minutes"),
-    (r"--ndxp-quota\s+\d+", "--ndxp-quota 100", "a quota spent within 8 s at the doc's rate"),
+    (r"(?<=\s)-t\s+\S+", "-t 10s", "10 s of load instead of minutes"),
+    (r"--ndxp-quota\s+\d+", "--ndxp-quota 20", "a quota spent within seconds, even on a busy host"),
     (r"(?<=\s)-u\s+\d+", "-u 10", "10 users"),
     (r"(?<=\s)-r\s+\d+", "-r 10", "10 users started a second"),
-    (r"--ndxp-day-seconds\s+\d+", "--ndxp-day-seconds 8", "the business day in 8 s"),
+    (r"--ndxp-day-seconds\s+\d+", "--ndxp-day-seconds 10", "the business day in 10 s"),
     (r"--ndxp-step-seconds\s+\d+", "--ndxp-step-seconds 5", "5 s steps (3 s settle)"),
     (r"--ndxp-step-max\s+\d+", "--ndxp-step-max 40", "two steps"),
     (r"--processes\s+-1", "--processes 2", "two worker processes"),
@@ -184,12 +189,18 @@ def extract(doc: str, text: str) -> list[Block]:
 
 
 def port_map(stack: Stack) -> dict[int, int]:
-    """The README's default ports → the test stack's (the one mapping)."""
-    settings = stack.settings
-    mapping = {8000: settings.gateway.port}
-    for default, name in enumerate(("population", "business-registry", "driver-licence",
-                                    "civil-registry"), 8101):  # fmt: skip
-        mapping[default] = settings.mocks.ports[name]  # type: ignore[index]
+    """The README's default ports → the test stack's (the one mapping): for each service the
+    stack runs, its port in the default settings → the port it listens on here."""
+    defaults = settings_from_env({})  # no NDXP_* variables: the documented defaults
+    mapping: dict[int, int] = {}
+    for service in stack.services:
+        section = {"gateway": "gateway", "live-view": "live"}.get(service.name, service.name)
+        default = defaults.mocks.ports.get(service.name) or getattr(  # type: ignore[call-overload]
+            getattr(defaults, section, None), "port", None
+        )
+        port = urlsplit(service.url).port
+        if isinstance(default, int) and port is not None:
+            mapping[default] = port
     return mapping
 
 
@@ -238,6 +249,7 @@ class Ran:
     sent: str
     returncode: int
     output: str
+    seconds: float
 
 
 def run(command: Command, sent: str, env: dict[str, str], cwd: Path, state: Path) -> Ran:
@@ -247,7 +259,11 @@ def run(command: Command, sent: str, env: dict[str, str], cwd: Path, state: Path
         program = cwd / "readme_block.py"
         program.write_text(sent, encoding="utf-8")
         sent_script = f".venv/bin/python {program}"
-    script = f"set -a\n. {state}\n{sent_script}\n__rc=$?\nexport -p > {state}\nexit $__rc\n"
+    # `$?` starts as the previous command's status (for the docs' `echo "exit code: $?"`).
+    script = (
+        f"set -a\n. {state}\n(exit ${{NDXP_REPLAY_RC:-0}})\n{sent_script}\nNDXP_REPLAY_RC=$?\n"
+        f"export -p > {state}\nexit $NDXP_REPLAY_RC\n"
+    )
     process = subprocess.Popen(
         ["bash", "-c", script],
         cwd=cwd,
@@ -258,13 +274,23 @@ def run(command: Command, sent: str, env: dict[str, str], cwd: Path, state: Path
         text=True,
         start_new_session=True,  # a timeout kills the command's whole process group
     )
+    started = time.monotonic()
     try:
         output, _ = process.communicate("\n" * 200, timeout=COMMAND_TIMEOUT_S)  # Enter for --step
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         output, _ = process.communicate()
         output += f"\n[killed after {COMMAND_TIMEOUT_S:.0f} s]"
-    return Ran(command, sent, process.returncode, output)
+    return Ran(command, sent, process.returncode, output, time.monotonic() - started)
+
+
+def _patient_registry(tmp_path: Path) -> dict[str, str]:
+    """The shipped registry with 20× the timeouts on every provider but business registration
+    (the one ``timeouts.py`` slows down): at the time scale's 0.05 they are the shipped ones
+    again, so a busy test host does not turn healthy answers into 504s."""
+    patient = Timeouts(connect_s=100.0, read_s=600.0, total_s=700.0)
+    others = [name for name in MOCK_NAMES if name != "business-registry"]
+    return registry_env(tmp_path / "registry", patient, others)
 
 
 def _scratch(tmp_path: Path) -> Path:
@@ -344,7 +370,7 @@ def test_every_command_of_the_readmes_replays_on_one_stack(tmp_path: Path) -> No
     cwd = _scratch(tmp_path)
     state = tmp_path / "shell-state.sh"
     state.write_text("", encoding="utf-8")
-    with running_stack(tmp_path / "state", STACK_ENV) as stack:
+    with running_stack(tmp_path / "state", {**STACK_ENV, **_patient_registry(tmp_path)}) as stack:
         env = {**stack.env, "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}"}
         env["COLUMNS"] = "200"
         ports = port_map(stack)
@@ -370,5 +396,10 @@ def test_every_command_of_the_readmes_replays_on_one_stack(tmp_path: Path) -> No
                     + "\n".join("\n".join(outputs).splitlines()[-25:])
                 )
         logs = stack.logs()[-4000:]
+    slowest = sorted(ran, key=lambda r: -r.seconds)[:5]
+    print(
+        "slowest: "
+        + "; ".join(f"{r.command.doc}:{r.command.line} {r.seconds:.0f} s" for r in slowest)
+    )
     assert len(ran) == len(commands) - len(skipped)
     assert not failures, "\n\n".join(failures) + f"\n\n{listing}\n\nstack logs:\n{logs}"
