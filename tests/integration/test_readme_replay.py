@@ -25,10 +25,10 @@ ports, started with the environment the README's terminal demo gives ``make run`
 README uses, and patient timeouts on the providers no command slows down
 (:func:`_patient_registry`). The one mapping from the README's default URLs to it is
 :func:`port_map`: every ``127.0.0.1:<default port>`` (or ``localhost:``) in a command becomes
-the stack's; a default port with no mapping fails the test. Commands run with bash, ``.venv/bin`` first on ``PATH``
-(as the README asks), in a scratch directory that links to the checkout (so ``.ndxp/load``,
-``kit`` and the like land there, not in the checkout); variables a command sets are seen by
-the next ones, as in one terminal.
+the stack's; a default port with no mapping fails the test. Commands run with bash, ``.venv/bin``
+first on ``PATH`` (as the README asks), in a scratch directory that links to the checkout (so
+``.ndxp/load``, ``kit`` and the like land there, not in the checkout); variables a command
+sets are seen by the next ones, as in one terminal.
 """
 
 from __future__ import annotations
