@@ -56,6 +56,18 @@ WINDOW_FROM_DESCRIPTION = (
 WINDOW_TO_DESCRIPTION = "Window end, exclusive (RFC 3339 with a UTC offset)."
 
 
+def _no_bool_or_text(value: Any) -> Any:
+    # Lax pydantic reads true as 1 and "5" as 5; JSON Schema's integer is a number with no
+    # fraction (5 or 5.0), which is exactly what is left.
+    if isinstance(value, bool | str):
+        raise ValueError("an integer (a JSON number) is required")  # noqa: TRY004 (pydantic)
+    return value
+
+
+WireInt = Annotated[int, BeforeValidator(_no_bool_or_text)]
+# Not negative; the bound before the validator, so that the schema says `minimum: 0`.
+WireCount = Annotated[int, Field(ge=0), BeforeValidator(_no_bool_or_text)]
+
 # Inputs (request bodies, query parameters): exactly the text the schema's format names.
 WireDate = Annotated[
     date, BeforeValidator(_rfc3339(r"\d{4}-\d{2}-\d{2}", "an RFC 3339 date (YYYY-MM-DD)"))

@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BeforeValidator, Field, StrictInt
+from pydantic import AwareDatetime, BeforeValidator, Field
 
-from contracts.common import WireModel
+from contracts.common import WireCount, WireModel
 
 
 def _iso_text(value: Any) -> Any:
@@ -106,9 +106,9 @@ class QuotaReport(WireModel):
 class QuotaLimitUpdate(WireModel):
     """A runtime limit; ``null`` removes the override and restores the registry's limit."""
 
-    # Strict: JSON true/false or "5" are refused (400), not read as 1/0/5 — a stray false
-    # would otherwise cut a province off for the day.
-    limit: StrictInt | None = Field(ge=0, examples=[50000])
+    # JSON true/false or "5" are refused (400), not read as 1/0/5 — a stray false would
+    # otherwise cut a province off for the day; 5.0 is the integer 5, as JSON Schema says.
+    limit: WireCount | None = Field(examples=[50000])
 
 
 class ProviderHealth(WireModel):

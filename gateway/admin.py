@@ -11,13 +11,12 @@ from __future__ import annotations
 import asyncio
 import hmac
 import time
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
-from contracts.common import problem_responses
+from contracts.common import WireDatetime, problem_responses
 from contracts.exchange import ExchangePage, ExchangeRecord
 from contracts.gateway import (
     ConsumerView,
@@ -142,8 +141,12 @@ ConsumerQ = Annotated[str | None, Query(examples=["onestop-thanh-hoa"])]
 ProviderQ = Annotated[str | None, Query(examples=["population"])]
 ServiceQ = Annotated[str | None, Query(examples=["population.get_citizen"])]
 OutcomeQ = Annotated[str | None, Query(examples=["ok", "quota_exceeded", "upstream_timeout"])]
-SinceQ = Annotated[datetime | None, Query(description="Inclusive, on request_in_ts (with offset).")]
-UntilQ = Annotated[datetime | None, Query(description="Exclusive, on request_in_ts (with offset).")]
+SinceQ = Annotated[
+    WireDatetime | None, Query(description="Inclusive, on request_in_ts (with offset).")
+]
+UntilQ = Annotated[
+    WireDatetime | None, Query(description="Exclusive, on request_in_ts (with offset).")
+]
 
 
 def _filters(
