@@ -16,6 +16,7 @@ import yaml
 from connectors.client import NdxpClient
 from connectors.routes import route_of
 from contracts.xroad import client_id, pr_rest_path
+from mock_services.failure_modes import cited_rows
 from mock_services.scenarios import SCENARIOS_DIR
 from ndxp_config.settings import RouteName, RouteSettings
 from ndxp_sim.report_output import render_markdown, report_from_gateway
@@ -57,6 +58,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     scenarios = root / "scenarios"
     scenarios.mkdir()
     shutil.copy(SCENARIOS_DIR / "baseline.yaml", scenarios)
+    shutil.copy(SCENARIOS_DIR / "fm-10.yaml", scenarios)
     (scenarios / "routes-test.yaml").write_text(yaml.safe_dump(SCENARIO, allow_unicode=True))
     env = {"NDXP_SCENARIOS_DIR": str(scenarios), "NDXP_VDXP__ERROR_SPELLING": "7.7"}
     with running_stack(root / "state", env) as running:
@@ -182,3 +184,47 @@ def test_a_failure_is_reported_at_the_hop_where_it_arose(stack: Stack) -> None:
     assert modes["FM-10"].citations == ["003 Phụ lục V row 43 (Đắk Lắk)"]
     assert report.hop_logs["lgsp"] >= 3
     assert "## Where the failures arose" in render_markdown(report)
+
+
+def run_report(stack: Stack, scenario: str) -> Any:
+    runs = httpx.get(f"{stack.gateway_url}/admin/runs", headers=stack.admin_headers).json()
+    run_id = next(r["run_id"] for r in runs["items"] if r["scenario"] == scenario)
+    hops = {"lgsp": stack.lgsp_url, "vdxp": stack.vdxp_url}
+    return report_from_gateway(stack.gateway_url, stack.admin_token, run_id=run_id, hops=hops)
+
+
+def test_fm_10_fails_dak_laks_calls_at_its_lgsp_and_cites_only_the_route_rows(
+    stack: Stack,
+) -> None:
+    switch(stack, "fm-10")
+    try:
+        statuses: dict[str, list[int]] = {"dak-lak": [], "thanh-hoa": []}
+        for slug, calls in statuses.items():
+            auth = {"Authorization": f"Bearer {token(stack.lgsp_url, slug)}"}
+            for path in ["/civil-registry/v1/registrations/R-1"] * 10 + [
+                "/business-registry/v1/enterprises/0100109106"
+            ] * 10:
+                try:
+                    calls.append(httpx.get(f"{stack.lgsp_url}{path}", headers=auth).status_code)
+                except httpx.TransportError:
+                    calls.append(0)  # the LGSP dropped the connection (rule: interrupted)
+    finally:
+        switch(stack, "baseline")
+    assert any(status in (0, 502) for status in statuses["dak-lak"])
+    assert not any(status in (0, 502) for status in statuses["thanh-hoa"])
+
+    report = run_report(stack, "fm-10")
+    (fm10,) = [row for row in report.failure_modes if row.failure_mode == "FM-10"]
+    assert fm10.failures
+    claimed = cited_rows(fm10.citations)
+    assert claimed
+    assert claimed <= {43, 44, 48, 49}
+    # Rows 2, 51, 87 are about the routes' configuration, not faults: named, never claimed.
+    assert {2, 51, 87} <= cited_rows([fm10.not_reproduced])
+    (origin,) = report.origins  # every failure of the run arose at the LGSP
+    assert (origin.hop, origin.provinces) == ("lgsp", [DAK_LAK])
+    assert set(origin.rules) <= {
+        "lgsp-civil-registry-errors",
+        "lgsp-civil-registry-interrupted",
+        "lgsp-business-registry-errors",
+    }
