@@ -18,10 +18,17 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
+from pydantic import (
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 from pydantic.json_schema import SkipJsonSchema
 
 from contracts.common import Gender, PersonalId, ProvinceCode, Timestamp, WireModel
+from contracts.provinces import PROVINCE_CODES
 
 CertificateType = Literal["so_1", "so_2"]
 RequestStatus = Literal["received", "verifying", "issued", "rejected"]
@@ -55,10 +62,20 @@ DossierCode = Annotated[
 FullName = Annotated[
     str, Field(min_length=1, max_length=200, description="Full name (họ, chữ đệm và tên).")
 ]
+# The 63 codes as an enum, so the contract names every valid value (another is a 422).
+ReceivingProvince = Annotated[
+    str,
+    Field(
+        pattern=r"^\d{3}$",
+        description="Province whose one-stop desk received the dossier: its code (mã tỉnh).",
+        json_schema_extra={"enum": sorted(PROVINCE_CODES)},
+    ),
+]
 
 
 class _OmitNone(WireModel):
-    """Optional fields are omitted when unset, never sent as null (the schema has no null)."""
+    """Optional fields are omitted when unset, never sent as null (the schema has no null);
+    a JSON null for one is refused (422), not read as omitted."""
 
     @model_serializer(mode="wrap")
     def _omit_none(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -80,6 +97,13 @@ class Applicant(_OmitNone):
         default=None, description="Date of birth (ngày, tháng, năm sinh)."
     )
 
+    @field_validator("full_name", "date_of_birth", mode="before")
+    @classmethod
+    def _omitted_not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("omit the field rather than send null")
+        return value
+
 
 class Delivery(_OmitNone):
     """How the certificate reaches the applicant (hình thức nhận Phiếu)."""
@@ -88,12 +112,17 @@ class Delivery(_OmitNone):
         description="in_person (nhận trực tiếp), post (qua bưu chính), electronic (bản điện "
         "tử, e.g. on VNeID)."
     )
-    address: str | SkipJsonSchema[None] = Field(
+    address: Annotated[str, Field(min_length=1, max_length=300)] | SkipJsonSchema[None] = Field(
         default=None,
-        min_length=1,
-        max_length=300,
         description="Postal address (địa chỉ nhận); required for post, refused otherwise.",
     )
+
+    @field_validator("address", mode="before")
+    @classmethod
+    def _omitted_not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("omit the address rather than send null")
+        return value
 
     @model_validator(mode="after")
     def _address_for_post(self) -> Delivery:
@@ -106,7 +135,7 @@ class CertificateRequest(WireModel):
     """A request for a criminal-record certificate (tờ khai yêu cầu cấp Phiếu LLTP)."""
 
     dossier_code: DossierCode
-    province_code: ProvinceCode = Field(description="Province that received the dossier.")
+    province_code: ReceivingProvince
     certificate_type: CertificateType = Field(
         description="so_1 (Phiếu số 1: convictions not expunged) or so_2 (Phiếu số 2: every "
         "conviction, expunged or not)."
