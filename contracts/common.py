@@ -64,9 +64,11 @@ def _no_bool_or_text(value: Any) -> Any:
     return value
 
 
-WireInt = Annotated[int, BeforeValidator(_no_bool_or_text)]
-# Not negative; the bound before the validator, so that the schema says `minimum: 0`.
-WireCount = Annotated[int, Field(ge=0), BeforeValidator(_no_bool_or_text)]
+INTEGER_ONLY = BeforeValidator(_no_bool_or_text)  # after any bound (see WireCount)
+WireInt = Annotated[int, INTEGER_ONLY]
+# A count (a quota): not negative, and stored as a 64-bit integer, so bounded (a trillion a
+# day is no limit; 3e24 was a 500). The bounds before the validator, so the schema shows them.
+WireCount = Annotated[int, Field(ge=0, le=10**12), INTEGER_ONLY]
 
 # Inputs (request bodies, query parameters): exactly the text the schema's format names.
 WireDate = Annotated[

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BeforeValidator, Field
 
-from contracts.common import WireCount, WireModel
+from contracts.common import INTEGER_ONLY, WireCount, WireModel
 
 
 def _iso_text(value: Any) -> Any:
@@ -140,11 +140,15 @@ class ScenarioSummary(WireModel):
     source: list[str] = Field(description="The report rows it cites.")
 
 
+# Kept with the run's record, a 64-bit integer.
+Seed = Annotated[int, Field(ge=0, le=2**63 - 1), INTEGER_ONLY]
+
+
 class ScenarioSwitch(WireModel):
     """Switch every mock national database to a scenario of the catalogue, at once."""
 
     name: str = Field(examples=["reported-2024"], description="A scenario id (file name).")
-    seed: int | None = Field(
+    seed: Seed | None = Field(
         default=None, description="Overrides the file's seed: same seed, same faults."
     )
     at: IsoDatetime | None = Field(

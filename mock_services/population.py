@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, timedelta
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, FastAPI, Path, Request
 
@@ -49,8 +49,8 @@ from mock_services.people import (
 from mock_services.service import (
     OperationRoute,
     ServiceInfo,
-    contract_route,
     add_version,
+    contract_route,
     create_service_app,
     not_found,
 )
@@ -245,7 +245,27 @@ OldIdPath = Annotated[str, Path(pattern=OLD_ID_PATTERN, description=OLD_ID_DESCR
 router = APIRouter(prefix="/v1", route_class=OperationRoute, tags=["population"])
 
 
-@contract_route(router, PROVIDER, "get_citizen", problems=(404, 422))
+def _links(**links: tuple[str, dict[str, str]]) -> dict[str, Any]:
+    """OpenAPI links of the 200 answer: name → (operation id, parameter → expression)."""
+    found = {
+        name: {"operationId": op, "parameters": params} for name, (op, params) in links.items()
+    }
+    return {"responses": {"200": {"links": found}}}
+
+
+@contract_route(
+    router,
+    PROVIDER,
+    "get_citizen",
+    problems=(404, 422),
+    openapi_extra=_links(
+        GetHouseholdHead=(
+            "get_citizen",
+            {"personal_id": "$response.body#/household/head_personal_id"},
+        ),
+        ResolveOldId=("resolve_legacy_id", {"old_id_number": "$response.body#/old_id_number"}),
+    ),
+)
 def get_citizen(request: Request, personal_id: PersonalIdPath) -> Citizen:
     """The 20 shared fields of one citizen (tra cứu thông tin công dân)."""
     try:
@@ -266,7 +286,15 @@ def post_verify_household(request: Request, claim: HouseholdVerification) -> Ver
     return verify_household(request.app.state.seed, claim)
 
 
-@contract_route(router, PROVIDER, "resolve_legacy_id", problems=(404, 422))
+@contract_route(
+    router,
+    PROVIDER,
+    "resolve_legacy_id",
+    problems=(404, 422),
+    openapi_extra=_links(
+        GetCitizen=("get_citizen", {"personal_id": "$response.body#/personal_id"})
+    ),
+)
 def get_legacy_id(request: Request, old_id_number: OldIdPath) -> LegacyIdMapping:
     """The 12-digit personal id that replaced an old 9-digit ID (CMND → CCCD)."""
     personal_id = personal_id_for_legacy(request.app.state.seed, old_id_number)
