@@ -6,11 +6,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from rich.console import Console
 
 from contracts.exchange import ExchangeRecord
 from contracts.hops import HopRecord
 from ndxp_sim.report import build_report
 from ndxp_sim.report_hops import as_exchange
+from ndxp_sim.report_output import render_markdown, render_table
 
 AT = datetime(2024, 6, 4, 2, 0, tzinfo=UTC)
 PROVINCES = {"onestop-dak-lak": "066", "onestop-thanh-hoa": "038"}
@@ -127,3 +129,15 @@ def test_a_failure_at_a_hop_gets_the_outcome_the_gateway_logs_for_it(
 def test_only_failures_at_the_hop_stand_for_exchanges() -> None:
     assert as_exchange(hop("g")) is None
     assert as_exchange(hop("g", "passed_on", "downstream")) is None
+
+
+def test_the_origins_table_is_printed_with_the_logs_it_read() -> None:
+    at_hop = hop("h", "hop_fault", "hop", status_code=502, injected_fault="http_error:r1")
+    report = build_report([], provinces=PROVINCES, hop_records={"lgsp": [at_hop], "vdxp": []})
+    console = Console(record=True, width=200)
+    render_table(report, console)
+    text = console.export_text()
+    assert "Where the failures arose" in text
+    assert "lgsp 1, vdxp 0" in text
+    markdown = render_markdown(report)
+    assert "| lgsp | provincial LGSP | upstream_error 1 | lgsp 1 | r1 1 | 066 | h |" in markdown
