@@ -24,6 +24,7 @@ OUTCOME_HOP_FAULT = "hop_fault"  # a scenario's fault injected at this hop
 OUTCOME_GATEWAY_UNREACHABLE = "gateway_unreachable"
 OUTCOME_GATEWAY_TIMEOUT = "gateway_timeout"
 OUTCOME_INVALID_REQUEST = "invalid_request"  # VDXP: not a PR-REST request it can carry
+OUTCOME_HOP_ERROR = "hop_error"  # a bug in the hop itself
 HOP_OUTCOMES = frozenset(
     {
         OUTCOME_OK,
@@ -32,6 +33,7 @@ HOP_OUTCOMES = frozenset(
         OUTCOME_GATEWAY_UNREACHABLE,
         OUTCOME_GATEWAY_TIMEOUT,
         OUTCOME_INVALID_REQUEST,
+        OUTCOME_HOP_ERROR,
     }
 )
 # Outcomes of failures that arose at the hop itself (not further down the route).
@@ -77,6 +79,7 @@ __all__ = [
     "HOP_OUTCOMES",
     "OUTCOME_GATEWAY_TIMEOUT",
     "OUTCOME_GATEWAY_UNREACHABLE",
+    "OUTCOME_HOP_ERROR",
     "OUTCOME_HOP_FAULT",
     "OUTCOME_INVALID_REQUEST",
     "OUTCOME_OK",

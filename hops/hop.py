@@ -42,6 +42,7 @@ from contracts.headers import (
 from contracts.hops import (
     OUTCOME_GATEWAY_TIMEOUT,
     OUTCOME_GATEWAY_UNREACHABLE,
+    OUTCOME_HOP_ERROR,
     OUTCOME_HOP_FAULT,
     OUTCOME_OK,
     OUTCOME_PASSED_ON,
@@ -234,7 +235,6 @@ class Hop:
         call: Carried,
         gateway_path: str,
         refuse: Refusal,
-        extra_headers: list[tuple[str, str]] | None = None,
     ) -> Response:
         """Answer one call: this hop's faults, else the gateway's answer passed on."""
         claims = unverified_claims(request.headers.get("authorization"))
@@ -245,18 +245,24 @@ class Hop:
         body = await request.body()
 
         async def forward() -> Response:
-            return await self._forward(request, call, gateway_path, body, refuse, extra_headers)
+            return await self._forward(request, call, gateway_path, body, refuse)
 
         with structlog.contextvars.bound_contextvars(
             hop=self.name, exchange_id=call.exchange_id, trace_id=call.trace.trace_id
         ):
-            if call.operation is None:
-                response = await forward()  # the gateway answers 404 unknown_service
-            else:
-                engine = self.faults.engines[call.operation.provider]
-                op = call.operation
-                context = OperationContext(op.provider, op.operation_id, request)
-                response = await engine.intercept(context, forward)
+            try:
+                if call.operation is None:
+                    response = await forward()  # the gateway answers 404 unknown_service
+                else:
+                    engine = self.faults.engines[call.operation.provider]
+                    op = call.operation
+                    context = OperationContext(op.provider, op.operation_id, request)
+                    response = await engine.intercept(context, forward)
+            except Exception:
+                # A bug still gets an answer in the hop's own error shape and a record.
+                _log.exception("hop_bug")
+                call.outcome, call.detail = OUTCOME_HOP_ERROR, "unexpected error in the hop"
+                response = refuse(500, "hop_internal_error", f"{self.name} failed; see its log")
             return await self.finish(call, response)
 
     async def finish(self, call: Carried, response: Response) -> Response:
@@ -291,7 +297,6 @@ class Hop:
         gateway_path: str,
         body: bytes,
         refuse: Refusal,
-        extra_headers: list[tuple[str, str]] | None,
     ) -> Response:
         headers = [
             (key, value)
@@ -299,7 +304,6 @@ class Hop:
             if key not in _DROP_REQUEST and not key.startswith("x-ndxp-")
         ]
         headers += [("accept-encoding", "identity"), ("traceparent", call.trace.traceparent())]
-        headers += extra_headers or []
         query = request.scope.get("query_string", b"")
         url = gateway_path + ("?" + query.decode("latin-1") if query else "")
         try:

@@ -32,6 +32,7 @@ from contracts.exchange import parse_injected_faults as parse_faults
 from contracts.hops import (
     OUTCOME_GATEWAY_TIMEOUT,
     OUTCOME_GATEWAY_UNREACHABLE,
+    OUTCOME_HOP_ERROR,
     OUTCOME_INVALID_REQUEST,
     HopRecord,
 )
@@ -93,6 +94,8 @@ def _outcome(record: HopRecord) -> str:
         return "upstream_timeout"
     if record.outcome == OUTCOME_INVALID_REQUEST:
         return "invalid_request"  # a refusal, as the gateway's own: nobody's failure mode
+    if record.outcome == OUTCOME_HOP_ERROR:
+        return "hop_internal_error"  # a bug of the simulator's hop: no failure mode either
     kinds = {kind for kind, _ in parse_faults(record.injected_fault)}
     if "maintenance" in kinds:
         return "provider_maintenance"

@@ -344,3 +344,15 @@ async def test_the_hop_log_needs_the_admin_token(settings: Settings) -> None:
     ) as lgsp:
         response = await lgsp.get("/_hop/exchanges")
     assert response.status_code == 401
+
+
+async def test_a_bug_in_the_hop_is_answered_and_recorded(settings: Settings) -> None:
+    def broken(request: httpx.Request) -> httpx.Response:
+        raise RuntimeError("a bug, not a network error")
+
+    app = create_lgsp_app(settings, transport=httpx.MockTransport(broken))
+    async with serving(app) as lgsp:
+        response = await lgsp.get(CITIZEN, headers=caller())
+        (record,) = await records(lgsp, settings)
+    assert (response.status_code, response.json()["code"]) == (500, "hop_internal_error")
+    assert (record["outcome"], record["origin"]) == ("hop_error", "hop")

@@ -114,6 +114,7 @@ def test_successes_and_plain_not_found_answers_are_nobodys_failure() -> None:
         ({"outcome": "hop_fault", "status_code": 499, "injected_fault": "hang:r"},
          "upstream_timeout"),
         ({"outcome": "invalid_request", "status_code": 400}, "invalid_request"),
+        ({"outcome": "hop_error", "status_code": 500}, "hop_internal_error"),
     ],
 )  # fmt: skip
 def test_a_failure_at_a_hop_gets_the_outcome_the_gateway_logs_for_it(
