@@ -63,9 +63,10 @@ MARKER = re.compile(
 FENCE = re.compile(r"^```\s*(?P<lang>[\w+-]*)\s*$")
 HOST_PORT = re.compile(r"\b(?:127\.0\.0\.1|localhost):(?P<port>\d{2,5})\b")
 
-# Bounded forms: (pattern, replacement, why), applied to Locust commands only.
+# Bounded forms: (pattern, replacement, why), applied in order to Locust commands only.
 BOUNDED: tuple[tuple[str, str, str], ...] = (
     (r"(?<=\s)-t\s+\S+", "-t 10s", "10 s of load instead of minutes"),
+    (r"-t 10s(?=.*--ndxp-quota)", "-t 20s", "20 s for a quota run: its set-up eats the clock"),
     (r"--ndxp-quota\s+\d+", "--ndxp-quota 20", "a quota spent within seconds, even on a busy host"),
     (r"(?<=\s)-u\s+\d+", "-u 10", "10 users"),
     (r"(?<=\s)-r\s+\d+", "-r 10", "10 users started a second"),
@@ -349,6 +350,8 @@ def test_the_extractor_reads_markers_blocks_and_shown_output() -> None:
     assert [c.exits for c in blocks[-1].commands] == [(0,), (0, 1)]
     assert [b.expected for b in blocks] == [[], ["ok 1"], ["5"]]
     assert rewrite("curl localhost:8000/x", {8000: 5}) == "curl 127.0.0.1:5/x"
+    quota = rewrite(".venv/bin/locust -f q.py -u 20 -t 1m --ndxp-quota 500", {})
+    assert quota == ".venv/bin/locust -f q.py -u 10 -t 20s --ndxp-quota 20"
     assert expected_in(["quota 500 (now 500)"], "quota 100 (now 100)") == []
     assert expected_in(["quota check passed"], "quota check failed") == ["quota check passed"]
 
