@@ -409,3 +409,19 @@ async def test_a_certificate_about_someone_else_degrades_the_flow(sim: Sim) -> N
             assert "full_name" in result.reason
             return
     pytest.fail("no request was issued in 7 runs")
+
+
+async def test_criminal_record_certificate_fails_in_the_lltp_upgrade_window_under_fm_11(
+    sim: Sim,
+) -> None:
+    """Row 62: on a Tuesday at 09:00 the judicial-records system is down for upgrades; the
+    province's request fails with provider_maintenance, the population hop before it does not."""
+    sim.scenario("fm-11")
+    sim.mocks["judicial-records"].state.fault_engine.set_clock(
+        datetime(2024, 6, 4, 9, 0, tzinfo=VIETNAM_TZ)
+    )
+    result = await sim.run("criminal_record_certificate", "Ninh Thuận", seed=2)
+    assert result.outcome == "failed", result.reason
+    assert "provider_maintenance" in result.reason
+    assert services(result) == ["population.get_citizen", "judicial-records.request_certificate"]
+    assert result.steps[0].status == 200
