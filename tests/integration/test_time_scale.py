@@ -3,8 +3,8 @@ setting) with the shipped registry's timeouts, ``fm-01`` still shows FM-01's tim
 the real gateway — the 120 s hang lasts 6 s and the 30 s read timeout 1.5 s, so the hang still
 outlasts the gateway. ``Retry-After`` shrinks with the waits (and a maintenance window's ends
 with the window, on a fault clock running 20 times as fast), and ``reported-2024``'s
-peak-hour congestion sheds a burst in the morning peak and not at lunch. Real processes on
-real sockets."""
+peak-hour congestion queues or sheds a burst in the morning peak and not at lunch. Real
+processes on real sockets."""
 
 from __future__ import annotations
 
@@ -64,23 +64,8 @@ def test_a_demo_at_0_05_still_shows_fm_01_timeouts(stack: Stack) -> None:
     assert registry.status_code == 200, registry.text
     for provider in registry.json()["providers"]:  # the shipped 5 / 30 / 35 s, x 0.05
         assert provider["timeouts"] == {"connect_s": 0.25, "read_s": 1.5, "total_s": 1.75}
-    switched = httpx.put(
-        f"{stack.gateway_url}/admin/scenario",
-        json={"name": "fm-01"},
-        headers=stack.admin_headers,
-        timeout=30.0,
-    )
-    assert switched.status_code == 200, switched.text
-    with httpx.Client(base_url=stack.gateway_url, timeout=30.0) as province:
-        token = province.post(
-            "/oauth2/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": "onestop-thanh-hoa",
-                "client_secret": "dev-secret-thanh-hoa",
-            },
-        )
-        province.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+    _switch(stack, "fm-01")
+    with contextlib.closing(_province(stack)) as province:
         statuses = [
             province.get(f"/business-registry/v1/{kind}-dossiers", params=QUERY).status_code
             for _ in range(20)  # seeded: about one in ten lists hangs or runs past 30 s
@@ -124,8 +109,8 @@ def _province(stack: Stack, slug: str = "thanh-hoa") -> httpx.Client:
 def test_retry_after_is_scaled_through_the_gateway_and_ends_with_the_window(
     stack: Stack,
 ) -> None:
-    # One simulated minute of maintenance left: 3 wall seconds at 0.05 (60 unscaled).
-    _switch(stack, "time-scale-probe", at="2024-06-04T11:29:00+07:00")
+    # Four simulated minutes of maintenance left: 12 wall seconds at 0.05 (240 unscaled).
+    _switch(stack, "time-scale-probe", at="2024-06-04T11:26:00+07:00")
     with contextlib.closing(_province(stack)) as province:
         down = province.get("/driver-licence/v1/licences/AB0000000001")
         assert down.status_code == 503, down.text
@@ -133,8 +118,8 @@ def test_retry_after_is_scaled_through_the_gateway_and_ends_with_the_window(
         during = province.get(CITIZEN)
         assert during.status_code == 503, during.text
         assert during.json()["code"] == "provider_maintenance"
-        assert 1 <= int(during.headers["retry-after"]) <= 3  # not the unscaled 60
-        deadline = time.monotonic() + 120  # bounds a hang; at scale 1 this would be 60 s
+        assert 1 <= int(during.headers["retry-after"]) <= 12  # not the unscaled 240
+        deadline = time.monotonic() + 180  # bounds a hang; at scale 1 this would be 240 s
         answer = during
         while answer.status_code == 503 and time.monotonic() < deadline:
             time.sleep(0.1)  # the polling interval, not a guess at the window's end
@@ -185,11 +170,14 @@ def test_reported_2024_congests_the_civil_registry_at_the_peak_not_at_lunch(
     _switch(stack, "reported-2024", at="2024-06-03T09:00:00+07:00")  # Monday morning peak
     peak = asyncio.run(_burst(stack, token, BURST))
     shed = [r for r in peak if r.status_code == 503 and r.json()["code"] == "provider_overloaded"]
-    # 2 in service and 6 queued at most: the rest of a burst is shed, told to come back in 60
-    # simulated seconds (3 wall seconds) — the always-on capacity behind it says 5 (1 s).
-    assert shed, [r.status_code for r in peak]
-    assert {r.headers["retry-after"] for r in shed} == {"3"}
-    assert _injected_by(stack, since, PEAK_RULE) >= len(shed)
+    # 2 in service: the others of the burst wait in the queue (6 places, 20 simulated seconds)
+    # or are shed, told to come back in 60 simulated seconds (3 wall seconds; the always-on
+    # capacity behind it would say 5 s -> 1). How many are shed depends on how fast the burst
+    # arrives (a loaded machine spreads it), so the test asks only that the rule acted.
+    touched = _injected_by(stack, since, PEAK_RULE)
+    assert touched > 0, [r.status_code for r in peak]
+    assert {r.headers["retry-after"] for r in shed} <= {"3"}
+    assert touched >= len(shed)
     report = report_from_gateway(stack.gateway_url, stack.admin_token, run_id="latest")
     (fm02,) = [row for row in report.failure_modes if row.failure_mode == "FM-02"]
     assert fm02.failures.get("upstream_overloaded", 0) >= len(shed)
