@@ -60,7 +60,7 @@ MARKER = re.compile(
     r"<!--\s*replay:\s*(?P<kind>skip|exit\s+[\d,]+)(?:\s+`(?P<prefix>[^`]+)`)?"
     r"\s*\((?P<reason>[^)]+)\)\s*-->"
 )
-FENCE = re.compile(r"^```\s*(?P<lang>[\w+-]*)\s*$")
+FENCE = re.compile(r"^(?P<indent>\s*)```\s*(?P<lang>[\w+-]*)\s*$")  # in a list item too
 HOST_PORT = re.compile(r"\b(?:127\.0\.0\.1|localhost):(?P<port>\d{2,5})\b")
 
 # Bounded forms: (pattern, replacement, why), applied in order to Locust commands only.
@@ -167,9 +167,12 @@ def extract(doc: str, text: str) -> list[Block]:
                 markers.append((found["kind"], found["prefix"], found["reason"].strip()))
             index += 1
             continue
-        end = next((j for j in range(index + 1, len(lines)) if lines[j].startswith("```")), None)
+        closes = (j for j in range(index + 1, len(lines)) if lines[j].lstrip().startswith("```"))
+        end = next(closes, None)
         assert end is not None, f"{doc}:{index + 1}: a fence is never closed"
-        lang, body = opened["lang"].lower(), lines[index + 1 : end]
+        indent = len(opened["indent"])
+        lang = opened["lang"].lower()
+        body = [b[indent:] if b[:indent].isspace() else b for b in lines[index + 1 : end]]
         block = Block(doc, index + 1, lang)
         if lang in SHELL - {"console"}:
             block.commands = _shell_commands(doc, index + 1, body)
@@ -315,16 +318,16 @@ def _independent_count() -> int:
     for doc in DOCS:
         lang, previous = None, ""
         for line in (ROOT / doc).read_text(encoding="utf-8").splitlines():
-            if line.startswith("```"):
+            if line.lstrip().startswith("```"):
                 opening = lang is None
-                lang = line[3:].strip().lower() if opening else None
+                lang = line.strip()[3:].strip().lower() if opening else None
                 count += opening and lang == "python"
                 previous = ""
                 continue
             if lang in SHELL - {"console"} and line.strip() and not previous.endswith("\\"):
                 count += not line.lstrip().startswith("#")
             elif lang == "console":
-                count += line.startswith("$ ")
+                count += line.lstrip().startswith("$ ")
             previous = line.rstrip()
     return count
 
@@ -337,6 +340,7 @@ def test_the_extractor_reads_markers_blocks_and_shown_output() -> None:
         "```", "Prints:", "```", "ok 1", "```",
         "<!-- replay: exit 0,1 `false` (may fail) -->",
         "```console", "$ echo 5", "5", "$ false", "```",
+        "1. a list item:", "", "   ```sh", "   echo in-a-list", "   ```",
     ])  # fmt: skip
     blocks = extract("x.md", doc)
     got = [(c.line, c.text, c.skip) for b in blocks for c in b.commands]
@@ -346,9 +350,10 @@ def test_the_extractor_reads_markers_blocks_and_shown_output() -> None:
         (9, "curl -s http://127.0.0.1:8000/healthz", None),
         (18, "echo 5", None),
         (20, "false", None),
+        (25, "echo in-a-list", None),
     ]
-    assert [c.exits for c in blocks[-1].commands] == [(0,), (0, 1)]
-    assert [b.expected for b in blocks] == [[], ["ok 1"], ["5"]]
+    assert [c.exits for c in blocks[-2].commands] == [(0,), (0, 1)]
+    assert [b.expected for b in blocks] == [[], ["ok 1"], ["5"], []]
     assert rewrite("curl localhost:8000/x", {8000: 5}) == "curl 127.0.0.1:5/x"
     quota = rewrite(".venv/bin/locust -f q.py -u 20 -t 1m --ndxp-quota 500", {})
     assert quota == ".venv/bin/locust -f q.py -u 10 -t 20s --ndxp-quota 20"
