@@ -197,14 +197,33 @@ def nginx_literal(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def nginx_static_server(port: int, locations: Sequence[tuple[str, int, str]]) -> str:
-    """A server block answering each ``(regex, status, JSON body)``; /healthz answers {}."""
+def nginx_static_server(
+    port: int, locations: Sequence[tuple[str, int, str]], bodies: Path | None = None
+) -> str:
+    """A server block answering each ``(regex, status, JSON body)``; /healthz answers {}.
+
+    Small bodies are inline (``return``); larger ones (nginx caps a config token at 4 KB) are
+    files under ``bodies``, served for any method (a POST's 405 becomes the body, as GET).
+    """
     parts = [
         f"    server {{\n        listen 127.0.0.1:{port};\n        default_type application/json;"
     ]
     parts.append("        location = /healthz { return 200 '{}'; }")
-    for regex, status, body in locations:
-        parts.append(f"        location ~ {regex} {{ return {status} {nginx_literal(body)}; }}")
+    if bodies is not None:
+        parts.append(f"        location ~ ^/body-[0-9]+-[0-9]+\\.json$ {{ root {bodies}; }}")
+    for number, (regex, status, body) in enumerate(locations):
+        if len(body) < 3000 and "$" not in body:
+            parts.append(f"        location ~ {regex} {{ return {status} {nginx_literal(body)}; }}")
+            continue
+        if bodies is None:
+            raise ValueError("a large body needs a bodies directory")
+        name = f"/body-{port}-{number}.json"
+        bodies.mkdir(parents=True, exist_ok=True)
+        (bodies / name[1:]).write_text(body, encoding="utf-8")
+        parts.append(
+            f"        location ~ {regex} {{ root {bodies}; error_page 405 ={status} {name}; "
+            f"try_files {name} =404; }}"
+        )
     parts.append("    }")
     return "\n".join(parts)
 
@@ -227,6 +246,7 @@ def nginx_proxy_server(port: int, upstream_port: int) -> str:
 def nginx_argv(work: Path, name: str, servers: str) -> list[str]:
     for temp in ("body", "proxy", "fcgi", "uwsgi", "scgi"):
         (work / f"nginx-{name}-{temp}").mkdir(parents=True, exist_ok=True)
+    work.chmod(0o755)  # nginx's workers run as another user when the master is root
     conf = work / f"nginx-{name}.conf"
     conf.write_text(NGINX_MAIN.format(work=work, name=name, body=servers), encoding="utf-8")
     assert NGINX is not None
