@@ -211,7 +211,7 @@ def check_ports(services: Iterable[Service]) -> None:
     if problems:
         raise Busy(
             "; ".join(problems) + ". Stop what holds it, or choose other ports "
-            "(NDXP_GATEWAY__PORT, NDXP_MOCKS__PORTS)"
+            "(NDXP_GATEWAY__PORT, NDXP_MOCKS__PORTS, NDXP_LGSP__PORT, NDXP_VDXP__PORT)"
         )
 
 
