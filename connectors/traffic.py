@@ -49,6 +49,7 @@ from connectors.traffic_shape import (
     BusinessDay,
     TrafficShape,
     follow_gateway_clock,
+    sync_clock,
 )
 from ndxp_config.settings import Settings, get_settings
 from ndxp_config.simclock import SimClock
@@ -248,6 +249,7 @@ async def _main(
     if args.shape == "flat":
         return await run_traffic(settings, rate, stop_event=stop, seed=seed, mix=mix)
     clock = SimClock(settings.time_scale)
+    await sync_clock(clock, settings)  # the first arrival already on the mocks' hour
     following = asyncio.create_task(follow_gateway_clock(clock, settings, stop))
     try:
         return await run_traffic(
