@@ -356,3 +356,13 @@ async def test_a_bug_in_the_hop_is_answered_and_recorded(settings: Settings) -> 
         (record,) = await records(lgsp, settings)
     assert (response.status_code, response.json()["code"]) == (500, "hop_internal_error")
     assert (record["outcome"], record["origin"]) == ("hop_error", "hop")
+
+
+async def test_vdxp_takes_the_last_xroad_client_when_sent_twice(settings: Settings) -> None:
+    gateway = FakeGateway()
+    async with serving(create_vdxp_app(settings, transport=httpx.MockTransport(gateway))) as vdxp:
+        path = pr_rest_path("VN", "population", "/v1/citizens/038090001234")
+        headers = [*caller().items(), ("X-Road-Client", "VN/GOV"), ("X-Road-Client", CLIENT)]
+        response = await vdxp.get(path, headers=headers)
+    assert response.status_code == 200
+    assert response.headers["X-Road-Client"] == CLIENT
