@@ -140,8 +140,9 @@ class ScenarioSummary(WireModel):
     source: list[str] = Field(description="The report rows it cites.")
 
 
-# Kept with the run's record, a 64-bit integer.
-Seed = Annotated[int, Field(ge=0, le=2**63 - 1), INTEGER_ONLY]
+# Kept with the run's record (64-bit); 2**53 - 1, so that a client comparing JSON numbers as
+# doubles agrees with the bound (2**63 - 1 + 192 compared equal to 2**63 - 1).
+Seed = Annotated[int, Field(ge=0, le=2**53 - 1), INTEGER_ONLY]
 
 
 class ScenarioSwitch(WireModel):

@@ -179,7 +179,8 @@ async def list_exchanges(
     runtime: RuntimeDep,
     filters: FiltersDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    # The store's offsets are 64-bit; 2**53 - 1 also compares exactly as a JSON double.
+    offset: Annotated[int, Query(ge=0, le=2**53 - 1)] = 0,
 ) -> ExchangePage:
     return await runtime.log.query(ExchangeQuery(**filters, limit=limit, offset=offset))
 

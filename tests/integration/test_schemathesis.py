@@ -98,7 +98,9 @@ def _assert_tested(report: str, operations: int, stateful: bool = True) -> None:
     tested = re.search(r"Tested: (\d+)", report)
     assert tested is not None, report[-4000:]
     assert int(tested.group(1)) == operations, report[-4000:]
-    assert re.search(r"\d+ generated, \d+ passed", report), report[-4000:]
+    generated = re.search(r"(\d+) generated", report)
+    assert generated is not None, report[-4000:]
+    assert int(generated.group(1)) > 0, report[-4000:]
     if stateful:
         links = re.search(r"API Links:\s+(\d+) covered", report)
         assert links is not None, report[-4000:]
