@@ -124,6 +124,10 @@ class Proxy:
         route = ex.route = match.route
         if not subscribed(consumer, route.service):
             raise Forbidden(f"{consumer.id} is not subscribed to {route.service}")
+        refused = rt.gate.check(consumer, route)  # a scenario rule at the gateway (FM-07)
+        if refused is not None:
+            ex.injected_fault, error = refused
+            raise error
         body = await _read_body(request)
         ex.request_size = len(body)
         quota = await admit(rt.quotas, consumer, route.service, rt.clock(), rt.rng)
