@@ -181,13 +181,13 @@ def probe_features(
 
 def print_results(cols: list[Column], args: argparse.Namespace) -> dict[str, float]:
     print(
-        f"\n{'proxy (median of rounds)':<40}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+        f"\n{'proxy (median of rounds)':<44}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
         f"{'CPU/req µs':>12}{'errors':>8}"
     )
     for col in cols:
         errors = sum(r["errors"] for r in col.rounds)
         print(
-            f"{col.name:<40}{col.median('rps'):>9.0f}{col.median('p50_us') / 1000:>9.2f}"
+            f"{col.name:<44}{col.median('rps'):>9.0f}{col.median('p50_us') / 1000:>9.2f}"
             f"{col.median('p99_us') / 1000:>9.2f}{col.median('cpu_us'):>12.0f}{errors:>8}"
         )
     by = {c.key: c for c in cols}
