@@ -216,16 +216,21 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="gateway workers (>1: unpinned)")
     parser.add_argument("--rate", type=float, default=300.0, help="fixed-rate load; 0 skips it")
     parser.add_argument("--profile", action="store_true", help="py-spy the gateway worker")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, store)")
     parser.add_argument("--quick", action="store_true", help="smoke: 1 round of 2 s")
     parser.add_argument("--json", action="store_true", help="print the results as JSON too")
     args = parser.parse_args()
     if args.quick:
         args.duration, args.rounds = 2.0, 1
-    run(args)
-
-
-def run(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="ndxp-overhead-"))
+    run(args, work)  # on failure the work directory stays, for its logs
+    if args.keep:
+        print(f"work directory kept: {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, work: Path) -> None:
     personal_id = sample_ids(SEED, "038")[0]
     path = f"/v1/citizens/{personal_id}"
     ports = {name: bs.free_port() for name in ("upstream", "nginx", "ceiling", "gateway")}
