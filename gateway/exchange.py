@@ -71,7 +71,8 @@ class Exchange:
         """The finished record; ``detail`` has its personal ids masked."""
         route = self.route
         succeeded = self.outcome == OUTCOME_OK
-        return ExchangeRecord(
+        # Built from values of the right types only: no validation pass on the hot path.
+        return ExchangeRecord.model_construct(
             exchange_id=self.exchange_id,
             trace_id=self.trace_id,
             consumer=self.consumer.id if self.consumer else None,

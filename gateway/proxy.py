@@ -83,6 +83,8 @@ _REPEATED_AUTHORIZATION = {"WWW-Authenticate": 'Bearer realm="ndxp", error="inva
 _EXCHANGE_ID = b"x-ndxp-exchange-id"
 
 _log = structlog.get_logger("ndxp.gateway.exchange")
+_bind = structlog.contextvars.bind_contextvars
+_reset = structlog.contextvars.reset_contextvars
 
 
 class _Head:
@@ -158,9 +160,10 @@ class Proxy:
         head = _Head(scope["headers"])
         traceparent = head.traceparent
         ex.continue_trace(traceparent.decode("latin-1") if traceparent else None)
-        with structlog.contextvars.bound_contextvars(
-            exchange_id=ex.exchange_id, trace_id=ex.trace_id
-        ):
+        # What the exchange logs carries its ids (structlog's bound_contextvars, minus the
+        # context manager).
+        bound = _bind(exchange_id=ex.exchange_id, trace_id=ex.trace_id)
+        try:
             try:
                 answer = await self._exchange(scope, receive, head, ex)
             except GatewayError as err:
@@ -171,6 +174,8 @@ class Proxy:
                 bug = GatewayInternalError("unexpected error in the gateway; see its log")
                 answer = self._problem(bug, ex)
             self._finish(ex, answer)
+        finally:
+            _reset(**bound)
         start = {"type": "http.response.start", "status": answer.status, "headers": answer.headers}
         await send(start)
         await send({"type": "http.response.body", "body": answer.body})

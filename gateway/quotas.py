@@ -28,7 +28,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from time import monotonic, sleep
 from typing import Literal, Protocol, TypeVar
@@ -48,19 +48,34 @@ def _require_aware(now: datetime) -> None:
         raise ValueError("a naive datetime has no day; pass an aware one (UTC or local)")
 
 
+# The local day last asked about, as the POSIX seconds it spans [start, end): every exchange
+# asks, and converting to the zone each time was measurable. One tuple: no torn read.
+_last_day: tuple[float, float, date] = (0.0, -1.0, date.min)
+
+
+def _local_day_of(now: datetime) -> tuple[date, float, float]:
+    """``now``'s local day, the POSIX time of its end, and ``now``'s."""
+    global _last_day
+    _require_aware(now)
+    at = now.timestamp()
+    start, end, day = _last_day
+    if not start <= at < end:
+        day = now.astimezone(LOCAL_TZ).date()
+        start = datetime.combine(day, time(0), LOCAL_TZ).timestamp()
+        end = datetime.combine(day + timedelta(days=1), time(0), LOCAL_TZ).timestamp()
+        _last_day = (start, end, day)
+    return day, end, at
+
+
 def local_day(now: datetime) -> date:
     """The Asia/Ho_Chi_Minh calendar day that ``now`` (aware) falls on: the quota day."""
-    _require_aware(now)
-    return now.astimezone(LOCAL_TZ).date()
+    return _local_day_of(now)[0]
 
 
 def seconds_until_local_midnight(now: datetime) -> int:
     """Whole seconds (rounded up, at least 1) until the next local midnight, the quota reset."""
-    _require_aware(now)
-    next_midnight = datetime.combine(local_day(now) + timedelta(days=1), time(0), LOCAL_TZ)
-    # Subtract in UTC: aware datetimes sharing one tzinfo subtract as wall clocks.
-    remaining = (next_midnight.astimezone(UTC) - now.astimezone(UTC)).total_seconds()
-    return max(1, math.ceil(remaining))
+    _, midnight, at = _local_day_of(now)
+    return max(1, math.ceil(midnight - at))
 
 
 def retry_after_seconds(now: datetime, rng: random.Random, max_jitter_s: int = 300) -> int:

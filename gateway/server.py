@@ -10,9 +10,10 @@ caps and the head and body deadlines uvicorn lacks), and no WebSocket support.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 from fastapi import FastAPI
@@ -38,9 +39,38 @@ def configure_logging(*, json: bool | None = None) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
-        logger_factory=structlog.WriteLoggerFactory(file=sys.stdout),
+        logger_factory=structlog.WriteLoggerFactory(file=TurnFlushed(sys.stdout)),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
     )
+
+
+class TurnFlushed:
+    """A text stream whose ``flush`` on the event loop waits for the end of the loop's turn.
+
+    structlog's ``WriteLogger`` flushes after every line: one ``write`` system call per
+    exchange. On the loop, the lines of one turn are flushed together by a callback at its
+    end (a few lines per system call under load, as soon as the turn ends); off the loop (a
+    worker thread, start-up), ``flush`` flushes at once.
+    """
+
+    def __init__(self, file: TextIO) -> None:
+        self._file = file
+        self.write = file.write
+        self._scheduled = False
+
+    def flush(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._file.flush()
+            return
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._flush_now)
+
+    def _flush_now(self) -> None:
+        self._scheduled = False
+        self._file.flush()
 
 
 def app_factory() -> FastAPI:
