@@ -26,13 +26,14 @@ import math
 import random
 import sqlite3
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from time import monotonic, sleep
 from typing import Literal, Protocol, TypeVar
 from zoneinfo import ZoneInfo
+
+from gateway.db_thread import DbThread
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 FailurePolicy = Literal["closed", "open"]
@@ -245,8 +246,7 @@ class SqliteQuotaStore:
         self.path = path
         # One thread owns the connection: calls from many coroutines queue here, and SQLite's
         # write lock orders them against other processes.
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ndxp-quota")
-        self._conn: sqlite3.Connection | None = None
+        self._thread = DbThread(lambda: connect_sqlite(self.path, _SCHEMA), "ndxp-quota")
         self._closed = False
         self._closing = False
         self._waiting: list[_Pending] = []  # acquires not yet handed to the thread
@@ -255,13 +255,7 @@ class SqliteQuotaStore:
     async def _run(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
         if self._closed:
             raise RuntimeError("the quota store is closed")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._call, fn)
-
-    def _call(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
-        if self._conn is None:
-            self._conn = connect_sqlite(self.path, _SCHEMA)
-        return fn(self._conn)
+        return await self._thread.run(fn)
 
     async def acquire(self, rules: Sequence[QuotaRule], day: date) -> QuotaDecision:
         """See :meth:`QuotaStore.acquire`; one ``BEGIN IMMEDIATE`` transaction."""
@@ -292,25 +286,26 @@ class SqliteQuotaStore:
                     pending.decision.set_exception(RuntimeError("the quota store is closed"))
             self._next_batch(loop)
             return
-        done = self._executor.submit(self._call, lambda conn: _acquire_batch(conn, batch))
-        done.add_done_callback(
-            lambda f: loop.call_soon_threadsafe(self._batch_done, loop, batch, f)
+        self._thread.submit(
+            loop,
+            lambda conn: _acquire_batch(conn, batch),
+            lambda decisions, error: self._batch_done(loop, batch, decisions, error),
         )
 
     def _batch_done(
         self,
         loop: asyncio.AbstractEventLoop,
         batch: list[_Pending],
-        done: Future[list[QuotaDecision]],
+        decisions: list[QuotaDecision] | None,
+        error: BaseException | None,
     ) -> None:
-        error = done.exception()
         for n, pending in enumerate(batch):
             if pending.decision.done():  # its request was cancelled
                 continue
-            if error is not None:
-                pending.decision.set_exception(error)
+            if error is not None or decisions is None:
+                pending.decision.set_exception(error or RuntimeError("no decision"))
             else:
-                pending.decision.set_result(done.result()[n])
+                pending.decision.set_result(decisions[n])
         self._next_batch(loop)
 
     async def usage(self, day: date) -> dict[str, int]:
@@ -358,15 +353,8 @@ class SqliteQuotaStore:
         if self._closed:
             return
         self._closing = True  # acquires not yet handed to the thread are refused
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self._close_connection)
+        await self._thread.close()
         self._closed = True
-        self._executor.shutdown(wait=False)
-
-    def _close_connection(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
 
 
 @dataclass(slots=True)
