@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json as jsonlib
 import logging
 import sys
 from typing import Any, TextIO
@@ -26,12 +27,26 @@ from ndxp_config.settings import get_settings
 GC_THRESHOLD = 20_000
 
 
+def _fallback(value: object) -> object:
+    # structlog's own fallback: an object's __structlog__() if it has one, else its repr.
+    to_log = getattr(value, "__structlog__", None)
+    return to_log() if callable(to_log) else repr(value)
+
+
+# One encoder for every line: json.dumps with a ``default`` builds a new one per call.
+_ENCODER = jsonlib.JSONEncoder(default=_fallback)
+
+
+def _encode(event: object, **_: Any) -> str:
+    return _ENCODER.encode(event)
+
+
 def configure_logging(*, json: bool | None = None) -> None:
     """One JSON object per line on stdout (a console renderer on a terminal)."""
     if json is None:
         json = not sys.stdout.isatty()
     renderer: structlog.typing.Processor = (
-        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+        structlog.processors.JSONRenderer(_encode) if json else structlog.dev.ConsoleRenderer()
     )
     structlog.configure(
         processors=[
