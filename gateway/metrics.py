@@ -27,6 +27,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
     multiprocess,
+    values,
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -34,6 +35,24 @@ from prometheus_client.registry import Collector
 from contracts.exchange import ExchangeRecord, parse_injected_faults
 from gateway.errors import QuotaExceeded
 from gateway.quotas import QuotaRule
+
+# In multiprocess mode every inc/observe asks os.getpid() whether the process forked (13 system
+# calls per exchange); the pid is asked once here, and again only after a fork.
+_pid = os.getpid()
+
+
+def _process_id() -> int:
+    return _pid
+
+
+def _forked() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_forked)
+if getattr(values.ValueClass, "_multiprocess", False):  # chosen by prometheus_client at import
+    values.ValueClass = values.MultiProcessValue(process_identifier=_process_id)  # type: ignore[no-untyped-call]
 
 DURATION_BUCKETS = (
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 45.0, 60.0,
