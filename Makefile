@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint openapi clean
+.PHONY: run test lint openapi contracts-test clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ test: $(STAMP)  ## set up, then lint, type-check and run the whole test suite
 
 openapi: $(STAMP)  ## regenerate the committed OpenAPI files from the code
 	$(BIN)/ndxp-sim openapi --write
+
+contracts-test: $(STAMP)  ## schemathesis (schemathesis.toml) against the mocks and the gateway
+	$(BIN)/pytest -p no:randomly tests/integration/test_schemathesis.py
 
 clean:
 	rm -rf $(VENV) .ndxp .pytest_cache .mypy_cache .ruff_cache

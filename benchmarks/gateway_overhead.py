@@ -1,22 +1,33 @@
-"""What the NDXP gateway adds: the same load direct to a national database and through the gateway.
+"""What the NDXP gateway costs per exchange, measured beside nginx and a Python ceiling in one run.
 
-Real servers on loopback, each in its own process: the upstream (the population mock, or with
-``--upstream minimal`` a bare asyncio server answering one valid citizen, so the gateway is the
-only thing measured), and the gateway — one uvicorn worker, every feature on: token check,
-quota (SQLite), exchange log, metrics, contract check. The load generator is a bare asyncio
-HTTP/1.1 client over keep-alive connections, cheap enough to leave the CPU to the servers.
+Real servers on loopback, each its own process:
 
-Two loads, each run direct and through the gateway:
+* the **upstream**: by default (``--upstream static``) nginx answering one citizen lookup with
+  the exact body the population mock gives (fetched from the real mock at start); with
+  ``--upstream mock`` the population mock itself. Without nginx, a minimal uvloop server
+  serves that body and the nginx column is skipped (said so);
+* the columns, each proxying to that upstream: **direct** (no proxy), **nginx** ``proxy_pass``
+  with keep-alive (the reference), the **Python ceiling** (``benchmarks/proxy_ceiling.py``:
+  uvloop + asyncio Protocols + httptools, no features), and the **ndxp gateway** started as
+  production starts it (``python -m ndxp_sim serve-gateway``: uvicorn with
+  ``gateway.server.uvicorn_options()``, the EdgeProtocol), every feature on — the run probes
+  each (auth, rights, quota, contract check, exchange log, metrics, log line) and prints them.
 
-* **fixed rate** (open loop, default 300 req/s): requests leave on schedule whether or not
-  earlier ones came back; latency is measured from the scheduled time, so queueing counts.
-  Added latency = gateway percentile − direct percentile.
-* **saturation**: as fast as ``--connections`` keep-alive connections go; gives throughput.
+Load: ``wrk`` (1 thread, ``--connections``, a Lua script adding the Authorization header),
+pinned to core 0 with the upstream; the proxy under test pinned to core 1 (``taskset``);
+``--workers N`` runs N gateway workers (and N nginx workers) unpinned. Rounds are
+interleaved (every column once per round); the table gives the median over rounds of req/s,
+p50/p99 and CPU per request (utime + stime of the proxy's processes from /proc over the
+window, divided by the requests answered). Then the added latency at a fixed rate (open
+loop, Python generator) and, with ``--profile``, py-spy on the gateway worker.
 
-Run::
+The tree measured is the one ``gateway`` is imported from::
 
-    .venv/bin/python benchmarks/gateway_overhead.py            # population mock upstream
-    .venv/bin/python benchmarks/gateway_overhead.py --upstream minimal --duration 10
+    .venv/bin/python benchmarks/gateway_overhead.py                      # 4 rounds x 10 s
+    .venv/bin/python benchmarks/gateway_overhead.py --quick              # smoke: 1 round x 2 s
+    .venv/bin/python benchmarks/gateway_overhead.py --workers 2
+    .venv/bin/python benchmarks/gateway_overhead.py --profile
+    PYTHONPATH=/other/tree .venv/bin/python /other/tree/benchmarks/gateway_overhead.py
 """
 
 from __future__ import annotations
@@ -24,30 +35,27 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import subprocess
+import shutil
+import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
+import bench_stack as bs  # benchmarks/ is this script's directory, on sys.path
 import httpx
-import psutil
+from bench_load import fixed_rate, on_core, raw_get, saturation
+from bench_profile import print_table, start_recording
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from gateway.registry import default_registry, render_registry  # noqa: E402
-from gateway.testing import free_port  # noqa: E402
-from mock_services.population import citizen_record, sample_ids  # noqa: E402
+from mock_services.population import sample_ids
+from ndxp_config.settings import DEV_ADMIN_TOKEN
 
 SEED = 2024
-CLIENT = ("onestop-thanh-hoa", "dev-secret-thanh-hoa")
-
-
-# --- the upstreams --------------------------------------------------------------------------
+LOAD_CORE, PROXY_CORE = 0, 1
+BROKEN_ID = "000000000000"  # the static upstream answers it with a body that breaks the contract
+RIGHTS_PROBE = "onestop-ha-noi"  # subscribed to civil-registry.* only in this run's registry
 
 MINIMAL_UPSTREAM = r"""
 import asyncio, sys, uvloop
@@ -74,276 +82,374 @@ uvloop.run(main())
 """
 
 
-@contextmanager
-def process(
-    argv: list[str], env: dict[str, str], url: str, log: Path
-) -> Iterator[subprocess.Popen[bytes]]:
-    """Start a server process and wait for its /healthz; stop it afterwards."""
-    with log.open("wb") as out:
-        proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{argv} exited:\n{log.read_text()}")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass  # not listening yet
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{argv} did not start:\n{log.read_text()}")
-            time.sleep(0.1)
-        yield proc
-    finally:
-        proc.terminate()
-        proc.wait(20)
+def mock_argv(port: int) -> list[str]:
+    serve = (
+        "import uvicorn; from mock_services.population import create_app; "
+        "from ndxp_config.settings import get_settings; "
+        f"uvicorn.run(create_app(get_settings()), port={port}, log_level='warning')"
+    )
+    return [sys.executable, "-c", serve]
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and its children so far."""
-    root = psutil.Process(pid)
-    return sum(sum(p.cpu_times()[:2]) for p in (root, *root.children(recursive=True)))
+def mock_body(work: Path, path: str) -> bytes:
+    """The population mock's exact response body for ``path`` (a real mock, started once)."""
+    port = bs.free_port()
+    env = bs.server_env(work, NDXP_MOCKS__SEED=str(SEED))
+    with bs.process(mock_argv(port), env, f"http://127.0.0.1:{port}/healthz", work / "mock0.log"):
+        answer = httpx.get(f"http://127.0.0.1:{port}{path}", timeout=30)
+        answer.raise_for_status()
+        return answer.content
 
 
-# --- the load generator ---------------------------------------------------------------------
+class Column:
+    def __init__(self, key: str, name: str, port: int, path: str, pid: int) -> None:
+        self.key, self.name, self.port, self.path, self.pid = key, name, port, path, pid
+        self.rounds: list[dict[str, Any]] = []
+
+    def median(self, key: str) -> float:
+        return statistics.median(r[key] for r in self.rounds)
 
 
-class Connection:
-    """One keep-alive HTTP/1.1 connection; requests in series, Content-Length bodies only."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-
-    @classmethod
-    async def open(cls, port: int) -> Connection:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        return cls(reader, writer)
-
-    async def request(self, raw: bytes) -> int:
-        self.writer.write(raw)
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        status = int(head[9:12])
-        length = 0
-        for line in head.split(b"\r\n"):
-            if line[:15].lower() == b"content-length:":
-                length = int(line[15:])
-        await self.reader.readexactly(length)
-        return status
-
-    def close(self) -> None:
-        self.writer.close()
+def measure(
+    col: Column, args: argparse.Namespace, script: Path, auth: str, seconds: float
+) -> dict[str, Any]:
+    """One load on one column; CPU per request of the column's processes over the window."""
+    url = f"http://127.0.0.1:{col.port}{col.path}"
+    core = LOAD_CORE if args.workers == 1 else None
+    before = bs.cpu_seconds(col.pid)
+    if bs.WRK:
+        result = bs.run_wrk(url, script, duration=seconds, connections=args.connections, core=core)
+    else:
+        raw = raw_get(col.path, {"Authorization": auth})
+        with on_core(core):
+            result = asyncio.run(saturation(col.port, raw, args.connections, seconds))
+    spent = bs.cpu_seconds(col.pid) - before
+    result["cpu_us"] = spent / max(1, result["requests"]) * 1e6
+    return result
 
 
-class Pool:
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.idle: list[Connection] = []
-
-    async def request(self, raw: bytes) -> int:
-        if self.idle:
-            conn = self.idle.pop()
-            try:
-                status = await conn.request(raw)
-            except (asyncio.IncompleteReadError, ConnectionError):
-                # The server closed it while it sat idle (uvicorn's keep-alive timeout, 5 s):
-                # any HTTP client retries that on a new connection.
-                conn.close()
-                conn = await Connection.open(self.port)
-                status = await conn.request(raw)
-        else:
-            conn = await Connection.open(self.port)
-            status = await conn.request(raw)
-        self.idle.append(conn)
-        return status
-
-    def close(self) -> None:
-        for conn in self.idle:
-            conn.close()
-
-
-def raw_get(path: str, headers: dict[str, str]) -> bytes:
-    lines = [f"GET {path} HTTP/1.1", "Host: bench", *(f"{k}: {v}" for k, v in headers.items())]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
-
-
-async def fixed_rate(port: int, raw: bytes, rate: float, duration: float) -> dict[str, float]:
-    """Open loop: request i leaves at start + i/rate; latency counts from that moment."""
-    pool = Pool(port)
-    latencies: list[float] = []
-    errors = 0
-
-    async def one(scheduled: float) -> None:
-        nonlocal errors
-        status = await pool.request(raw)
-        latencies.append(time.perf_counter() - scheduled)
-        if status != 200:
-            errors += 1
-
-    tasks = []
-    start = time.perf_counter() + 0.05
-    for i in range(int(rate * duration)):
-        scheduled = start + i / rate
-        delay = scheduled - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(scheduled)))
-    await asyncio.gather(*tasks)
-    pool.close()
-    return summary(latencies, errors, time.perf_counter() - start)
+def probe_features(
+    gateway_url: str, token: str, rights_token: str, path: str, log: Path, static: bool
+) -> dict[str, str]:
+    """Each feature, seen working on this gateway (not assumed from its settings)."""
+    seen: dict[str, str] = {}
+    bare = httpx.get(f"{gateway_url}{path}", timeout=30)
+    seen["auth"] = "on" if bare.status_code == 401 else f"OFF? (no token: {bare.status_code})"
+    other = httpx.get(
+        f"{gateway_url}{path}", headers={"Authorization": f"Bearer {rights_token}"}, timeout=30
+    )
+    seen["rights"] = (
+        "on" if other.status_code == 403 else f"OFF? (unsubscribed: {other.status_code})"
+    )
+    ok = httpx.get(f"{gateway_url}{path}", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    if ok.status_code != 200:
+        raise RuntimeError(f"the gateway answered {ok.status_code}: {ok.text[:500]}")
+    seen["quota"] = "on" if "ratelimit" in ok.headers else "OFF? (no RateLimit header)"
+    if "x-ndxp-contract-violations" in ok.headers:
+        raise RuntimeError(f"the upstream's body breaks the contract: {ok.headers}")
+    if static:
+        broken = httpx.get(
+            f"{gateway_url}/population/v1/citizens/{BROKEN_ID}",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+        flagged = "x-ndxp-contract-violations" in broken.headers
+        seen["contract check"] = "on" if flagged else "OFF? (a broken body was not flagged)"
+    else:
+        seen["contract check"] = "on (not probed: mock upstream)"
+    exchange_id = ok.headers["x-ndxp-exchange-id"]
+    admin = {"Authorization": f"Bearer {DEV_ADMIN_TOKEN}"}
+    deadline = time.monotonic() + 15
+    seen["exchange log"] = seen["log line"] = "OFF? (not seen in 15 s)"
+    while time.monotonic() < deadline:
+        got = httpx.get(f"{gateway_url}/admin/exchanges/{exchange_id}", headers=admin, timeout=30)
+        if got.status_code == 200:
+            seen["exchange log"] = "on"
+        if exchange_id in log.read_text(errors="replace"):
+            seen["log line"] = "on"
+        if seen["exchange log"] == seen["log line"] == "on":
+            break
+        time.sleep(0.2)
+    metrics = httpx.get(f"{gateway_url}/metrics", timeout=30).text
+    counted = any(
+        line.startswith("ndxp_exchanges_total") and "population.get_citizen" in line
+        for line in metrics.splitlines()
+    )
+    seen["metrics"] = "on" if counted else "OFF? (ndxp_exchanges_total lacks the call)"
+    return seen
 
 
-async def saturation(port: int, raw: bytes, connections: int, duration: float) -> dict[str, float]:
-    """As fast as ``connections`` keep-alive connections go, for ``duration`` seconds."""
-    latencies: list[float] = []
-    errors = 0
-    stop = time.perf_counter() + duration
-
-    async def worker() -> None:
-        nonlocal errors
-        conn = await Connection.open(port)
-        while time.perf_counter() < stop:
-            sent = time.perf_counter()
-            if await conn.request(raw) != 200:
-                errors += 1
-            latencies.append(time.perf_counter() - sent)
-        conn.close()
-
-    start = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(connections)))
-    return summary(latencies, errors, time.perf_counter() - start)
-
-
-def summary(latencies: list[float], errors: int, elapsed: float) -> dict[str, float]:
-    ordered = sorted(latencies)
-
-    def pct(p: float) -> float:
-        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000
-
-    return {
-        "requests": len(ordered),
-        "errors": errors,
-        "rps": len(ordered) / elapsed,
-        "p50_ms": pct(50),
-        "p90_ms": pct(90),
-        "p99_ms": pct(99),
-    }
-
-
-# --- the run ----------------------------------------------------------------------------------
+def print_results(cols: list[Column], args: argparse.Namespace) -> dict[str, float]:
+    print(
+        f"\n{'proxy (median of rounds)':<40}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'CPU/req µs':>12}{'errors':>8}"
+    )
+    for col in cols:
+        errors = sum(r["errors"] for r in col.rounds)
+        print(
+            f"{col.name:<40}{col.median('rps'):>9.0f}{col.median('p50_us') / 1000:>9.2f}"
+            f"{col.median('p99_us') / 1000:>9.2f}{col.median('cpu_us'):>12.0f}{errors:>8}"
+        )
+    by = {c.key: c for c in cols}
+    ratios: dict[str, float] = {}
+    gateway = by["gateway"]
+    print()
+    for ref in ("nginx", "ceiling"):
+        if ref in by:
+            rps = gateway.median("rps") / by[ref].median("rps")
+            cpu = gateway.median("cpu_us") / by[ref].median("cpu_us")
+            ratios[f"gateway/{ref} req/s"], ratios[f"gateway/{ref} cpu"] = rps, cpu
+            print(f"gateway/{ref}: req/s x{rps:.3f}, CPU per request x{cpu:.1f}")
+    if "nginx" in by and "ceiling" in by:
+        rps = by["ceiling"].median("rps") / by["nginx"].median("rps")
+        ratios["ceiling/nginx req/s"] = rps
+        print(f"ceiling/nginx: req/s x{rps:.3f}")
+    return ratios
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--upstream", choices=["population", "minimal"], default="population")
-    parser.add_argument("--rate", type=float, default=300.0, help="fixed-rate load, req/s")
-    parser.add_argument("--duration", type=float, default=8.0, help="seconds per load")
-    parser.add_argument("--connections", type=int, default=32, help="saturation connections")
+    parser.add_argument("--upstream", choices=["static", "mock"], default="static")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per load")
+    parser.add_argument("--rounds", type=int, default=4, help="interleaved rounds (median)")
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--workers", type=int, default=1, help="gateway workers (>1: unpinned)")
+    parser.add_argument("--rate", type=float, default=300.0, help="fixed-rate load; 0 skips it")
+    parser.add_argument("--profile", action="store_true", help="py-spy the gateway worker")
+    parser.add_argument("--quick", action="store_true", help="smoke: 1 round of 2 s")
     parser.add_argument("--json", action="store_true", help="print the results as JSON too")
     args = parser.parse_args()
+    if args.quick:
+        args.duration, args.rounds = 2.0, 1
+    run(args)
 
-    work = Path(tempfile.mkdtemp(prefix="ndxp-bench-"))
-    upstream_port, gateway_port = free_port(), free_port()
-    upstream_url = f"http://127.0.0.1:{upstream_port}"
+
+def run(args: argparse.Namespace) -> None:
+    work = Path(tempfile.mkdtemp(prefix="ndxp-overhead-"))
     personal_id = sample_ids(SEED, "038")[0]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NDXP_")}
-    env |= {"NDXP_STATE_DIR": str(work / "state"), "NDXP_MOCKS__SEED": str(SEED)}
-
-    if args.upstream == "minimal":
-        body = work / "citizen.json"
-        body.write_text(citizen_record(SEED, personal_id).model_dump_json(), encoding="utf-8")
-        script = work / "upstream.py"
-        script.write_text(MINIMAL_UPSTREAM, encoding="utf-8")
-        upstream_argv = [sys.executable, str(script), str(upstream_port), str(body)]
+    path = f"/v1/citizens/{personal_id}"
+    ports = {name: bs.free_port() for name in ("upstream", "nginx", "ceiling", "gateway")}
+    pin_proxy = PROXY_CORE if args.workers == 1 else None
+    pin_load = LOAD_CORE if args.workers == 1 else None
+    print(f"tree under test: {bs.TREE}")
+    if not bs.NGINX:
+        print(
+            "nginx not found (apt-get install nginx): static upstream served by a minimal "
+            "uvloop server; the nginx column is skipped"
+        )
+    if not bs.WRK:
+        print("wrk not found (apt-get install wrk): a Python load generator is used instead")
+    if not bs.TASKSET:
+        print("taskset not found (or one core): nothing is pinned")
+    body = mock_body(work, path)
+    up_url = f"http://127.0.0.1:{ports['upstream']}"
+    static = args.upstream == "static" and bs.NGINX is not None
+    if args.upstream == "mock":
+        up_argv = mock_argv(ports["upstream"])
+    elif static:
+        broken = b'{"personal_id": "000000000000"}'
+        locations = [
+            (f"^/v1/citizens/{personal_id}$", 200, body.decode()),
+            (f"^/v1/citizens/{BROKEN_ID}$", 200, broken.decode()),
+        ]
+        up_argv = bs.nginx_argv(
+            work, "upstream", bs.nginx_static_server(ports["upstream"], locations)
+        )
     else:
-        serve = (
-            "import uvicorn; from mock_services.population import create_app; "
-            "from ndxp_config.settings import get_settings; "
-            f"uvicorn.run(create_app(get_settings()), port={upstream_port}, log_level='warning')"
+        (work / "citizen.json").write_bytes(body)
+        (work / "upstream.py").write_text(MINIMAL_UPSTREAM, encoding="utf-8")
+        up_argv = [
+            sys.executable,
+            str(work / "upstream.py"),
+            str(ports["upstream"]),
+            str(work / "citizen.json"),
+        ]
+
+    registry = bs.bench_registry({"population": up_url})
+    registry = registry.model_copy(
+        update={
+            "consumers": [
+                c.model_copy(update={"subscriptions": ["civil-registry.*"]})
+                if c.id == RIGHTS_PROBE
+                else c
+                for c in registry.consumers
+            ]
+        }
+    )
+    gw_env = bs.gateway_env(
+        work, ports["gateway"], args.workers, registry, NDXP_MOCKS__SEED=str(SEED)
+    )
+    env = bs.server_env(work, NDXP_MOCKS__SEED=str(SEED))
+
+    with ExitStack() as stack:
+        start = stack.enter_context
+        up = start(
+            bs.process(bs.pinned(up_argv, pin_load), env, f"{up_url}/healthz", work / "up.log")
         )
-        upstream_argv = [sys.executable, "-c", serve]
-
-    # The shipped registry, its population database at our upstream, quotas out of the way
-    # (but still counted: every request runs the atomic acquire).
-    registry = default_registry()
-    providers = [
-        p.model_copy(update={"base_url": upstream_url}) if p.name == "population" else p
-        for p in registry.providers
-    ]
-    consumers = [
-        c.model_copy(update={"daily_quota": 10**9, "service_quotas": {}})
-        for c in registry.consumers
-    ]
-    registry = registry.model_copy(update={"providers": providers, "consumers": consumers})
-    (work / "registry.yaml").write_text(render_registry(registry), encoding="utf-8")
-    gateway_env = env | {
-        "NDXP_GATEWAY__REGISTRY_PATH": str(work / "registry.yaml"),
-        "PROMETHEUS_MULTIPROC_DIR": str(work / "prometheus"),
-    }
-    (work / "prometheus").mkdir()
-    gateway_argv = [sys.executable, "-m", "uvicorn", "gateway.server:app_factory", "--factory",
-                    "--port", str(gateway_port), "--workers", "1", "--log-level", "warning",
-                    "--no-access-log", "--loop", "uvloop", "--http", "httptools"]  # fmt: skip
-    gateway_url = f"http://127.0.0.1:{gateway_port}"
-
-    with (
-        process(upstream_argv, env | {"PYTHONPATH": str(ROOT)}, upstream_url, work / "up.log"),
-        process(
-            gateway_argv, gateway_env | {"PYTHONPATH": str(ROOT)}, gateway_url, work / "gw.log"
-        ) as gateway_process,
-    ):
-        token = httpx.post(
-            f"{gateway_url}/oauth2/token",
-            data={"grant_type": "client_credentials", "client_id": CLIENT[0],
-                  "client_secret": CLIENT[1]},
-        ).json()["access_token"]  # fmt: skip
-        path = f"/v1/citizens/{personal_id}"
-        direct = raw_get(path, {})
-        through = raw_get("/population" + path, {"Authorization": f"Bearer {token}"})
-        check = httpx.get(
-            f"{gateway_url}/population{path}", headers={"Authorization": f"Bearer {token}"}
-        )
-        assert check.status_code == 200, check.text
-        assert "x-ndxp-contract-violations" not in check.headers, check.headers
-
-        results: dict[str, dict[str, float]] = {}
-        for name, port, raw in (
-            ("direct", upstream_port, direct),
-            ("gateway", gateway_port, through),
-        ):
-            asyncio.run(saturation(port, raw, args.connections, 1.0))  # warm-up
-            results[f"{name}/fixed"] = asyncio.run(fixed_rate(port, raw, args.rate, args.duration))
-            cpu_before = cpu_seconds(gateway_process.pid)
-            results[f"{name}/saturation"] = asyncio.run(
-                saturation(port, raw, args.connections, args.duration)
+        cols = [Column("direct", "direct (no proxy)", ports["upstream"], path, up.pid)]
+        if bs.NGINX:
+            conf = bs.nginx_proxy_server(ports["nginx"], ports["upstream"])
+            argv = bs.nginx_argv(work, "proxy", conf)
+            if args.workers > 1:
+                conf_path = work / "nginx-proxy.conf"
+                conf_path.write_text(
+                    conf_path.read_text().replace(
+                        "worker_processes 1;", f"worker_processes {args.workers};"
+                    )
+                )
+            nginx = start(
+                bs.process(
+                    bs.pinned(argv, pin_proxy),
+                    env,
+                    f"http://127.0.0.1:{ports['nginx']}{path}",
+                    work / "nginx.log",
+                )
             )
-            if name == "gateway":  # CPU per request: far steadier than req/s on a busy machine
-                spent = cpu_seconds(gateway_process.pid) - cpu_before
-                gateway_cpu_ms = spent / results[f"{name}/saturation"]["requests"] * 1000
+            cols.append(
+                Column(
+                    "nginx",
+                    f"nginx proxy_pass keep-alive ({args.workers} w)",
+                    ports["nginx"],
+                    path,
+                    nginx.pid,
+                )
+            )
+        ceiling_argv = [
+            sys.executable,
+            str(bs.HERE / "proxy_ceiling.py"),
+            str(ports["ceiling"]),
+            str(ports["upstream"]),
+        ]
+        ceiling = start(
+            bs.process(
+                bs.pinned(ceiling_argv, pin_proxy),
+                env,
+                f"http://127.0.0.1:{ports['ceiling']}/healthz",
+                work / "ceiling.log",
+            )
+        )
+        cols.append(
+            Column(
+                "ceiling",
+                "Python ceiling: bare uvloop proxy (1 proc)",
+                ports["ceiling"],
+                path,
+                ceiling.pid,
+            )
+        )
+        gateway_url = f"http://127.0.0.1:{ports['gateway']}"
+        gw = start(
+            bs.process(
+                bs.pinned(bs.gateway_argv(), pin_proxy),
+                gw_env,
+                f"{gateway_url}/healthz",
+                work / "gateway.log",
+            )
+        )
+        gw_path = "/population" + path
+        cols.append(
+            Column(
+                "gateway",
+                f"gateway, {args.workers} worker(s), all features",
+                ports["gateway"],
+                gw_path,
+                gw.pid,
+            )
+        )
 
-    print(f"upstream: {args.upstream}; gateway: 1 worker, auth + quota + log + metrics + contract")
-    print(f"{'load':<22}{'req/s':>10}{'p50 ms':>10}{'p90 ms':>10}{'p99 ms':>10}{'errors':>8}")
-    for name, r in results.items():
-        print(f"{name:<22}{r['rps']:>10.0f}{r['p50_ms']:>10.2f}{r['p90_ms']:>10.2f}"
-              f"{r['p99_ms']:>10.2f}{r['errors']:>8.0f}")  # fmt: skip
-    added = {
-        p: results["gateway/fixed"][f"{p}_ms"] - results["direct/fixed"][f"{p}_ms"]
-        for p in ("p50", "p99")
-    }
-    print(
-        f"\nadded latency at {args.rate:.0f} req/s: p50 {added['p50']:.2f} ms, "
-        f"p99 {added['p99']:.2f} ms (target p99 <= 5 ms)"
-    )
-    print(
-        f"proxied throughput at saturation: {results['gateway/saturation']['rps']:.0f} req/s "
-        "(target >= 1500)"
-    )
-    print(
-        f"gateway CPU per proxied request at saturation: {gateway_cpu_ms:.3f} ms "
-        "(user + system, the gateway's processes)"
-    )
+        token = bs.token(gateway_url, *bs.CLIENT)
+        probe = next(c for c in registry.consumers if c.id == RIGHTS_PROBE)
+        rights_token = bs.token(
+            gateway_url, probe.client_id, probe.client_secret.get_secret_value()
+        )
+        features = probe_features(
+            gateway_url, token, rights_token, gw_path, work / "gateway.log", static
+        )
+        auth = f"Bearer {token}"
+        script = work / "auth.lua"
+        script.write_text(bs.wrk_headers_script({"Authorization": auth}), encoding="utf-8")
+
+        upstream = "nginx static" if static else "population mock"
+        if args.upstream == "static" and not static:
+            upstream = "minimal uvloop static"
+        generator = "wrk" if bs.WRK else "Python"
+        print(
+            f"upstream: {upstream} ({len(body)} B body of the population mock); load: "
+            f"{generator} 1 thread, {args.connections} connections; {args.rounds} rounds x "
+            f"{args.duration:g} s, interleaved"
+        )
+        pinning = pin_proxy is not None and bs.TASKSET
+        print(f"pinning: {'load + upstream core 0, proxy core 1' if pinning else 'none'}")
+        print("gateway features: " + ", ".join(f"{k} {v}" for k, v in features.items()))
+        print(
+            "gateway server: python -m ndxp_sim serve-gateway (uvicorn with "
+            "gateway.server.uvicorn_options(): EdgeProtocol, uvloop)"
+        )
+
+        for col in cols:  # warm-up
+            measure(col, args, script, auth, min(2.0, args.duration))
+        for number in range(args.rounds):
+            for col in cols:
+                col.rounds.append(measure(col, args, script, auth, args.duration))
+            print(
+                f"round {number + 1}: "
+                + ", ".join(f"{c.key} {c.rounds[-1]['rps']:.0f}/s" for c in cols),
+                flush=True,
+            )
+        ratios = print_results(cols, args)
+
+        added: dict[str, float] = {}
+        if args.rate > 0:
+            fixed = {}
+            for col in (cols[0], cols[-1]):
+                raw = raw_get(col.path, {"Authorization": auth})
+                with on_core(pin_load):
+                    fixed[col.key] = asyncio.run(
+                        fixed_rate(col.port, raw, args.rate, args.duration)
+                    )
+            added = {
+                p: (fixed["gateway"][f"{p}_us"] - fixed["direct"][f"{p}_us"]) / 1000
+                for p in ("p50", "p99")
+            }
+            print(
+                f"added latency at {args.rate:.0f} req/s (open loop, Python generator): "
+                f"p50 {added['p50']:.2f} ms, p99 {added['p99']:.2f} ms"
+            )
+
+        if args.profile:
+            profile(gw.pid, args, cols[-1], script, auth, work)
+
     if args.json:
-        print(json.dumps({"results": results, "added_ms": added}, indent=2))
+        table = {
+            c.name: {k: c.median(k) for k in ("rps", "p50_us", "p99_us", "cpu_us")} for c in cols
+        }
+        print(
+            json.dumps(
+                {"columns": table, "ratios": ratios, "added_ms": added, "features": features},
+                indent=2,
+            )
+        )
+
+
+def profile(
+    pid: int, args: argparse.Namespace, col: Column, script: Path, auth: str, work: Path
+) -> None:
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(py_spy).exists():
+        print("\npy-spy not found: pip install py-spy (in the dev extras)")
+        return
+    import psutil
+
+    children = psutil.Process(pid).children()
+    worker = children[0].pid if args.workers > 1 and children else pid
+    out = work / "profile.raw"
+    recorder = start_recording(py_spy, worker, args.duration, out)
+    measure(col, args, script, auth, args.duration + 1)
+    _, err = recorder.communicate(timeout=args.duration + 60)
+    if recorder.returncode != 0 or not out.exists():
+        print(f"\npy-spy failed: {err.decode(errors='replace')[-500:]}")
+        return
+    print_table(out.read_text())
 
 
 if __name__ == "__main__":

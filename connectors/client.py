@@ -58,6 +58,7 @@ from connectors.operations import (
     BusinessRegistry,
     CivilRegistry,
     DriverLicence,
+    JudicialRecords,
     Population,
     TimeoutTypes,
 )
@@ -66,6 +67,8 @@ from connectors.retry import RetryPolicy, WaitRetryAfterOrBackoff
 from connectors.tokens import TokenCache
 from contracts.catalogue import PROVIDERS, Operation
 from contracts.headers import EXCHANGE_ID_HEADER, VIOLATIONS_HEADER
+from contracts.xroad import CLIENT_HEADER as XROAD_CLIENT_HEADER
+from contracts.xroad import pr_rest_path
 
 M = TypeVar("M", bound=BaseModel)
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -95,7 +98,8 @@ class NdxpClient:
     """An async client of the NDXP gateway for one consumer (a province's one-stop system).
 
     One namespace per national database — :attr:`population`, :attr:`business_registry`,
-    :attr:`driver_licence`, :attr:`civil_registry` — with one method per contract operation.
+    :attr:`driver_licence`, :attr:`civil_registry`, :attr:`judicial_records` — with one method
+    per contract operation.
     Use it as an async context manager, or call :meth:`aclose` when done.
     """
 
@@ -116,6 +120,8 @@ class NdxpClient:
         retry: RetryPolicy | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        xroad_client: str | None = None,
+        xroad_instance: str = "VN",
     ) -> None:
         if quota_reserve < 0:
             raise ValueError("quota_reserve must be >= 0")
@@ -125,6 +131,8 @@ class NdxpClient:
         self.quota_reserve = quota_reserve
         self.refresh_margin_s = refresh_margin_s
         self._on_event = on_event
+        # VDXP's route (connectors.routes): PR-REST paths and the caller's X-Road-Client.
+        self.xroad_client, self.xroad_instance = xroad_client, xroad_instance
         self._clock = clock
         self._sleep = sleep
         self._http = httpx.AsyncClient(base_url=base_url, transport=transport, timeout=self.timeout)
@@ -149,6 +157,7 @@ class NdxpClient:
         self.business_registry = BusinessRegistry(self)
         self.driver_licence = DriverLicence(self)
         self.civil_registry = CivilRegistry(self)
+        self.judicial_records = JudicialRecords(self)
 
     async def __aenter__(self) -> NdxpClient:
         return self
@@ -228,6 +237,12 @@ class NdxpClient:
         response = await self._run(op, path_params, None, None, None, timeout)
         return response.content
 
+    def _path(self, op: Operation, path: str) -> str:
+        """The gateway's ``/{provider}/v1/...``, or its PR-REST form on VDXP's route."""
+        if self.xroad_client is None:
+            return f"/{op.provider}{path}"
+        return pr_rest_path(self.xroad_instance, op.provider, path)
+
     async def _run(
         self,
         op: Operation,
@@ -239,6 +254,8 @@ class NdxpClient:
     ) -> httpx.Response:
         params = {key: quote(str(value), safe="") for key, value in (path_params or {}).items()}
         headers = {"Accept": "application/json"}
+        if self.xroad_client is not None:
+            headers[XROAD_CLIENT_HEADER] = self.xroad_client
         if body is not None:
             headers["Content-Type"] = "application/json"
         if idempotency_key is not None:
@@ -247,7 +264,7 @@ class NdxpClient:
             timeout = self.timeout
         call = _Call(
             op=op,
-            path=f"/{op.provider}{op.path.format(**params)}",
+            path=self._path(op, op.path.format(**params)),
             query=query,
             content=body.model_dump_json(exclude_none=True).encode() if body else None,
             headers=headers,

@@ -24,6 +24,8 @@ from typing import Any, Protocol, TypeVar
 import httpx
 from pydantic import BaseModel
 
+from contracts import driver_licence_v2 as dl2
+from contracts import population_v2 as pop2
 from contracts.business_registry import DossierDetail, DossierPage, Entity
 from contracts.catalogue import Operation, Provider, operation
 from contracts.civil_registry import (
@@ -33,6 +35,7 @@ from contracts.civil_registry import (
     StatusChangePage,
 )
 from contracts.driver_licence import Licence, RenewalDossier, RenewalDossierPage
+from contracts.judicial_records import Certificate, CertificateRequest, CertificateRequestStatus
 from contracts.population import (
     Citizen,
     CitizenVerification,
@@ -138,6 +141,59 @@ class Population(_Namespace):
         """The 12-digit personal id of an old 9-digit ID number (*số CMND*)."""
         return await self._caller.call(
             self._op("resolve_legacy_id"),
+            LegacyIdMapping,
+            {"old_id_number": old_id_number},
+            timeout=timeout,
+        )
+
+    # --- contract v2 (served beside v1; see contracts/population_v2.py for what changed) ---
+
+    async def get_citizen_v2(
+        self, personal_id: str, *, timeout: TimeoutTypes | None = None
+    ) -> pop2.Citizen:
+        """The citizen in contract v2 (partial dates of birth, ``id_card_issued_on``)."""
+        return await self._caller.call(
+            self._op("get_citizen_v2"), pop2.Citizen, {"personal_id": personal_id}, timeout=timeout
+        )
+
+    async def verify_citizen_v2(
+        self,
+        body: pop2.CitizenVerification,
+        *,
+        idempotency_key: str | None = None,
+        timeout: TimeoutTypes | None = None,
+    ) -> VerificationResult:
+        """v1's verification, stating the procedure (``procedure_code``) it serves."""
+        return await self._caller.call(
+            self._op("verify_citizen_v2"),
+            VerificationResult,
+            body=body,
+            idempotency_key=idempotency_key,
+            timeout=timeout,
+        )
+
+    async def verify_household_v2(
+        self,
+        body: HouseholdVerification,
+        *,
+        idempotency_key: str | None = None,
+        timeout: TimeoutTypes | None = None,
+    ) -> VerificationResult:
+        """Household membership, contract v2 (unchanged)."""
+        return await self._caller.call(
+            self._op("verify_household_v2"),
+            VerificationResult,
+            body=body,
+            idempotency_key=idempotency_key,
+            timeout=timeout,
+        )
+
+    async def resolve_legacy_id_v2(
+        self, old_id_number: str, *, timeout: TimeoutTypes | None = None
+    ) -> LegacyIdMapping:
+        """Old 9-digit ID → personal id, contract v2 (unchanged)."""
+        return await self._caller.call(
+            self._op("resolve_legacy_id_v2"),
             LegacyIdMapping,
             {"old_id_number": old_id_number},
             timeout=timeout,
@@ -293,6 +349,54 @@ class DriverLicence(_Namespace):
             self._op("download_file"), {"file_id": file_id}, timeout=timeout
         )
 
+    # --- contract v2 (see contracts/driver_licence_v2.py for what changed) ---
+
+    async def get_licence_v2(
+        self, licence_number: str, *, timeout: TimeoutTypes | None = None
+    ) -> dl2.Licence:
+        """The licence in contract v2 (2025 classes, points, ``issued_by``)."""
+        return await self._caller.call(
+            self._op("get_licence_v2"),
+            dl2.Licence,
+            {"licence_number": licence_number},
+            timeout=timeout,
+        )
+
+    async def list_renewal_dossiers_v2(
+        self,
+        *,
+        from_: datetime,
+        to: datetime,
+        province: str | None = None,
+        page: int | None = None,
+        size: int | None = None,
+        timeout: TimeoutTypes | None = None,
+    ) -> dl2.RenewalDossierPage:
+        """Renewal dossiers in ``[from_, to)``, contract v2 (fees itemised)."""
+        return await self._caller.call(
+            self._op("list_renewal_dossiers_v2"),
+            dl2.RenewalDossierPage,
+            query=_window(from_, to, province, page, size),
+            timeout=timeout,
+        )
+
+    async def get_renewal_dossier_v2(
+        self, dossier_id: str, *, timeout: TimeoutTypes | None = None
+    ) -> dl2.RenewalDossier:
+        """One renewal dossier, contract v2."""
+        return await self._caller.call(
+            self._op("get_renewal_dossier_v2"),
+            dl2.RenewalDossier,
+            {"dossier_id": dossier_id},
+            timeout=timeout,
+        )
+
+    async def download_file_v2(self, file_id: str, *, timeout: TimeoutTypes | None = None) -> bytes:
+        """A renewal's result file, contract v2 (unchanged)."""
+        return await self._caller.call_bytes(
+            self._op("download_file_v2"), {"file_id": file_id}, timeout=timeout
+        )
+
 
 class CivilRegistry(_Namespace):
     """*Hộ tịch* — birth and death registrations and their status."""
@@ -360,4 +464,50 @@ class CivilRegistry(_Namespace):
         query = {"since": since.isoformat()} | {k: v for k, v in extra.items() if v is not None}
         return await self._caller.call(
             self._op("list_status_changes"), StatusChangePage, query=query, timeout=timeout
+        )
+
+
+class JudicialRecords(_Namespace):
+    """*Lý lịch tư pháp* — criminal-record certificate requests, their status, the certificate."""
+
+    provider: Provider = "judicial-records"
+
+    async def request_certificate(
+        self,
+        body: CertificateRequest,
+        *,
+        idempotency_key: str | None = None,
+        timeout: TimeoutTypes | None = None,
+    ) -> CertificateRequestStatus:
+        """Request a Phiếu lý lịch tư pháp; a repeat returns the same request.
+
+        Idempotent on ``body.dossier_code``, a natural ``idempotency_key``; without a key the
+        request is sent once and never retried.
+        """
+        return await self._caller.call(
+            self._op("request_certificate"),
+            CertificateRequestStatus,
+            body=body,
+            idempotency_key=idempotency_key,
+            timeout=timeout,
+        )
+
+    async def get_certificate_request(
+        self, request_id: str, *, timeout: TimeoutTypes | None = None
+    ) -> CertificateRequestStatus:
+        """The request's status and history; ``certificate_ready`` once issued."""
+        return await self._caller.call(
+            self._op("get_certificate_request"),
+            CertificateRequestStatus,
+            {"request_id": request_id},
+            timeout=timeout,
+        )
+
+    async def get_certificate(
+        self, request_id: str, *, timeout: TimeoutTypes | None = None
+    ) -> Certificate:
+        """The issued certificate; :class:`~connectors.errors.Conflict` (409
+        ``certificate_not_ready`` or ``request_rejected``) before or instead."""
+        return await self._caller.call(
+            self._op("get_certificate"), Certificate, {"request_id": request_id}, timeout=timeout
         )

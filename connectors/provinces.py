@@ -1,8 +1,9 @@
 """The 63 mock provincial one-stop systems (*HTTT giải quyết TTHC cấp tỉnh*) and how much each
 one calls NDXP.
 
-A :class:`OneStopSystem` is a province plus the credentials the gateway knows it by, read from
-the registry the gateway itself loads (:func:`gateway.registry.load_registry`: the shipped
+A :class:`OneStopSystem` is a province plus the credentials the gateway knows it by and its
+route to NDXP (:mod:`connectors.routes`: direct, via the LGSP, via VDXP). Credentials come
+from the registry the gateway itself loads (:func:`gateway.registry.load_registry`: the shipped
 ``gateway/registry.default.yaml`` or ``NDXP_GATEWAY__REGISTRY_PATH``), so a province's
 connector and the gateway can never disagree on a secret.
 
@@ -21,8 +22,11 @@ rate:
   one page of five.
 - ``licence_renewal`` **1,200**: the driver-licence mock's renewal rate (over 350,000 renewal
   dossiers received by 20/6/2024).
+- ``criminal_record_certificate`` **1,000**: an assumption — the reports name the judicial-
+  records system seven times (rows 16, 32, 42, 54, 62, 67, 69) but give no count of
+  certificates; we take about a quarter of a million a year through provincial counters.
 
-The default rate spreads those 14,334 runs over an 8-hour office day: 0.5 flows a second.
+The default rate spreads those 15,334 runs over an 8-hour office day: 0.5 flows a second.
 Provinces are drawn in proportion to their population (the mocks weight their volumes the
 same way), so Hà Nội and Hồ Chí Minh call most and Bắc Kạn least.
 """
@@ -34,24 +38,31 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from connectors.routes import Route, route_of
 from contracts.provinces import PROVINCES, Province, find_province
 from gateway.registry import load_registry
 from ndxp_config.settings import Settings
 
 FlowName = Literal[
-    "licence_renewal", "birth_registration", "business_sync", "household_verification"
+    "licence_renewal",
+    "birth_registration",
+    "business_sync",
+    "household_verification",
+    "criminal_record_certificate",
 ]
 FLOW_NAMES: tuple[FlowName, ...] = (
     "licence_renewal",
     "birth_registration",
     "business_sync",
     "household_verification",
+    "criminal_record_certificate",
 )
 DAILY_FLOWS: Mapping[FlowName, float] = {
     "birth_registration": 4_760.0,
     "household_verification": 6_350.0,
     "business_sync": 2_024.0,
     "licence_renewal": 1_200.0,
+    "criminal_record_certificate": 1_000.0,
 }
 OFFICE_DAY_S = 8 * 3600
 DEFAULT_RATE = round(sum(DAILY_FLOWS.values()) / OFFICE_DAY_S, 1)  # 0.5 flows a second
@@ -65,6 +76,7 @@ class OneStopSystem:
     consumer_id: str
     client_id: str
     client_secret: str
+    route: Route | None = None  # how it reaches NDXP (connectors.routes); None: direct
 
     @property
     def label(self) -> str:
@@ -89,6 +101,7 @@ def one_stop_systems(settings: Settings) -> dict[str, OneStopSystem]:
             consumer_id=consumer.id,
             client_id=consumer.client_id,
             client_secret=consumer.client_secret.get_secret_value(),
+            route=route_of(settings, province.code),
         )
     return systems
 

@@ -2,7 +2,9 @@
 NDXP at a given rate, so the gateway's metrics and exchange log move.
 
 Arrivals are a Poisson process: exponential gaps at ``rate`` flows a second across all
-provinces, drawn from one seeded RNG together with each arrival's flow (by the mix), province
+provinces (or, with ``--shape business-day``, the business day in simulated time: ``rate`` at
+the morning peak, less at other hours — :mod:`connectors.traffic_shape`), drawn from one
+seeded RNG together with each arrival's flow (by the mix), province
 (by population) and the flow's own seed — the same seed gives the same sequence of runs.
 Each run is its own task, so a slow national database does not slow the arrivals; at most
 ``max_in_flight`` runs are in flight and an arrival beyond that is counted as ``shed`` rather
@@ -42,7 +44,15 @@ from connectors.provinces import (
     draw_system,
     one_stop_systems,
 )
+from connectors.traffic_shape import (
+    SHAPES,
+    BusinessDay,
+    TrafficShape,
+    follow_gateway_clock,
+    sync_clock,
+)
 from ndxp_config.settings import Settings, get_settings
+from ndxp_config.simclock import SimClock
 
 MAX_IN_FLIGHT = 200
 DRAIN_GRACE_S = 10.0
@@ -54,8 +64,10 @@ class TrafficSummary:
 
     seed: int
     rate: float
+    shape: TrafficShape = "flat"
     started: int = 0
     shed: int = 0
+    thinned: int = 0  # business-day: candidate arrivals the hour's intensity left out
     cancelled: int = 0
     outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)
     reasons: Counter[str] = field(default_factory=Counter)
@@ -104,8 +116,12 @@ async def run_traffic(
     max_in_flight: int = MAX_IN_FLIGHT,
     on_result: Callable[[FlowResult], None] | None = None,
     client_options: Mapping[str, Any] | None = None,
+    business_day: BusinessDay | None = None,
 ) -> TrafficSummary:
     """Run flows at ``rate`` a second until ``stop_event`` is set (or ``max_flows`` started).
+
+    With ``business_day``, ``rate`` is the morning peak's and each arrival is kept with the
+    day's intensity at the simulated time (thinning); None: flat, ``rate`` all day.
 
     Runs still in flight at the stop get :data:`DRAIN_GRACE_S` to finish, then are cancelled.
     ``transport`` (tests) reaches an in-process gateway; ``client_options`` are passed to
@@ -119,18 +135,23 @@ async def run_traffic(
     systems = one_stop_systems(settings)
     if not systems:
         raise ValueError("the registry has no provincial one-stop system")
-    summary = TrafficSummary(seed=seed, rate=rate)
+    shape: TrafficShape = "flat" if business_day is None else "business-day"
+    summary = TrafficSummary(seed=seed, rate=rate, shape=shape)
     clients: dict[str, NdxpClient] = {}
     tasks: set[asyncio.Task[None]] = set()
 
     def client_for(system: OneStopSystem) -> NdxpClient:
         if system.province.code not in clients:
+            # Each province on its route (connectors.routes); an injected transport stands
+            # for the gateway itself, so it is reached directly.
+            route = system.route if transport is None else None
             clients[system.province.code] = NdxpClient(
-                settings.gateway.url,
+                route.base_url if route else settings.gateway.url,
                 system.client_id,
                 system.client_secret,
                 on_event=record_event,
                 transport=transport,
+                **(route.client_options() if route else {}),
                 **dict(client_options or {}),
             )
         return clients[system.province.code]
@@ -147,6 +168,9 @@ async def run_traffic(
                 await asyncio.wait_for(stop_event.wait(), rng.expovariate(rate))
             if stop_event.is_set():
                 break
+            if business_day is not None and not business_day.keep(rng):
+                summary.thinned += 1
+                continue
             flow, system, flow_seed = mix.draw(rng), draw_system(rng, systems), rng.getrandbits(63)
             if len(tasks) >= max_in_flight:
                 summary.shed += 1
@@ -167,9 +191,17 @@ async def run_traffic(
     return summary
 
 
-def traffic_argv(rate: float, *, seed: int | None = None, mix: str | None = None) -> list[str]:
+def traffic_argv(
+    rate: float,
+    *,
+    seed: int | None = None,
+    mix: str | None = None,
+    shape: TrafficShape = "flat",
+) -> list[str]:
     """The command line of the traffic process (what ``up --traffic`` starts)."""
     argv = [sys.executable, "-m", "connectors.traffic", "--rate", str(rate)]
+    if shape != "flat":
+        argv += ["--shape", shape]
     if seed is not None:
         argv += ["--seed", str(seed)]
     if mix:
@@ -180,7 +212,12 @@ def traffic_argv(rate: float, *, seed: int | None = None, mix: str | None = None
 def main(argv: list[str] | None = None) -> int:
     """``python -m connectors.traffic``: run until SIGINT/SIGTERM or ``--duration``."""
     parser = argparse.ArgumentParser(prog="python -m connectors.traffic", description=__doc__)
-    parser.add_argument("--rate", type=float, default=DEFAULT_RATE, help="flows per second")
+    parser.add_argument(
+        "--rate", type=float, default=DEFAULT_RATE, help="flows per second (business-day: at peak)"
+    )
+    parser.add_argument(
+        "--shape", choices=SHAPES, default="flat", help="flat, or the business day in sim time"
+    )
     parser.add_argument("--seed", type=int, default=None, help="same seed, same runs")
     parser.add_argument("--mix", default="", help="e.g. licence_renewal=1,business_sync=2")
     parser.add_argument("--duration", type=float, default=None, help="seconds, then stop")
@@ -194,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     for reason, count in summary.reasons.most_common(10):
         console.print(f"  {count:>5} × {reason}")
     console.print(
-        f"seed {summary.seed}, {summary.shed} arrivals shed, {summary.cancelled} cancelled"
+        f"seed {summary.seed}, {summary.shape}, {summary.shed} arrivals shed, "
+        f"{summary.thinned} left out by the hour, {summary.cancelled} cancelled"
     )
     return 0
 
@@ -208,7 +246,18 @@ async def _main(
         loop.add_signal_handler(signum, stop.set)
     if args.duration is not None:
         loop.call_later(args.duration, stop.set)
-    return await run_traffic(settings, rate, stop_event=stop, seed=seed, mix=mix)
+    if args.shape == "flat":
+        return await run_traffic(settings, rate, stop_event=stop, seed=seed, mix=mix)
+    clock = SimClock(settings.time_scale)
+    await sync_clock(clock, settings)  # the first arrival already on the mocks' hour
+    following = asyncio.create_task(follow_gateway_clock(clock, settings, stop))
+    try:
+        return await run_traffic(
+            settings, rate, stop_event=stop, seed=seed, mix=mix, business_day=BusinessDay(clock)
+        )
+    finally:
+        stop.set()
+        await following
 
 
 if __name__ == "__main__":  # pragma: no cover - the process entry

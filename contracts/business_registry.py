@@ -19,7 +19,7 @@ Codes:
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -173,6 +173,62 @@ class DossierPage(WireModel):
     page: int = Field(ge=1, description="1-based page number.")
     size: int = Field(ge=1, le=100, description="Page size.")
     total: int = Field(ge=0, description="Number of dossiers in the whole window.")
+
+
+def _kind_dossier_id(prefix: str, example: str) -> Any:
+    return Field(
+        pattern=rf"^{prefix}-\d{{3}}-\d{{8}}-\d{{5}}$",
+        description=f"{DOSSIER_ID_DESCRIPTION.split(':')[0]} of this kind, e.g. {example}.",
+    )
+
+
+# One page schema per kind: a page of enterprise dossiers holds DN- ids only, so the contract
+# says so, and a client (or a stateful tester following the ids) cannot take an enterprise
+# dossier id to the household-business detail.
+class EnterpriseDossierSummary(DossierSummary):
+    """One enterprise dossier in a window listing (hồ sơ doanh nghiệp)."""
+
+    dossier_id: str = _kind_dossier_id("DN", "DN-038-20240603-00017")
+    entity_kind: Literal["enterprise"]
+
+
+class HouseholdBusinessDossierSummary(DossierSummary):
+    """One household-business dossier in a window listing (hồ sơ hộ kinh doanh)."""
+
+    dossier_id: str = _kind_dossier_id("HKD", "HKD-038-20240603-00004")
+    entity_kind: Literal["household_business"]
+
+
+class CooperativeDossierSummary(DossierSummary):
+    """One cooperative dossier in a window listing (hồ sơ hợp tác xã)."""
+
+    dossier_id: str = _kind_dossier_id("HTX", "HTX-038-20240603-00001")
+    entity_kind: Literal["cooperative"]
+
+
+class EnterpriseDossierPage(DossierPage):
+    """Enterprise dossiers whose processing ended in ``[from, to)``, sorted by end time."""
+
+    items: list[EnterpriseDossierSummary]  # type: ignore[assignment]  # narrower, read-only
+
+
+class HouseholdBusinessDossierPage(DossierPage):
+    """Household-business dossiers whose processing ended in ``[from, to)``, by end time."""
+
+    items: list[HouseholdBusinessDossierSummary]  # type: ignore[assignment]  # narrower, read-only
+
+
+class CooperativeDossierPage(DossierPage):
+    """Cooperative dossiers whose processing ended in ``[from, to)``, sorted by end time."""
+
+    items: list[CooperativeDossierSummary]  # type: ignore[assignment]  # narrower, read-only
+
+
+KIND_PAGES: dict[str, type[DossierPage]] = {
+    "enterprise": EnterpriseDossierPage,
+    "household_business": HouseholdBusinessDossierPage,
+    "cooperative": CooperativeDossierPage,
+}
 
 
 class DossierDetail(DossierSummary):

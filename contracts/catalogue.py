@@ -3,7 +3,8 @@
 One table, read by the mock services (their routes), the gateway (its default registry: only
 these operations are routable) and the SDK (one typed method per operation). A *service* in
 the gateway is ``"<provider>.<operation_id>"``, e.g. ``population.get_citizen``.
-Paths carry the ``/v1`` contract version; response models are named ``"module:Class"`` inside
+Paths carry the contract version (``/v1``; ``/v2`` for the v2 of population and driver
+licences, served side by side with v1); response models are named ``"module:Class"`` inside
 ``contracts`` so that importing the catalogue stays cheap.
 """
 
@@ -13,7 +14,9 @@ from dataclasses import dataclass
 from importlib import import_module
 from typing import Literal
 
-Provider = Literal["population", "business-registry", "driver-licence", "civil-registry"]
+Provider = Literal[
+    "population", "business-registry", "driver-licence", "civil-registry", "judicial-records"
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +31,16 @@ class Operation:
     @property
     def service(self) -> str:
         return f"{self.provider}.{self.operation_id}"
+
+    @property
+    def version(self) -> int:
+        """The contract version, the path's first segment: ``/v2/...`` is 2."""
+        return int(self.path.split("/")[1].removeprefix("v"))
+
+    @property
+    def contract(self) -> str:
+        """The published document's name: ``population`` (v1) or ``population.v2``."""
+        return contract_name(self.provider, self.version)
 
     def load_response_model(self) -> type | None:
         """The pydantic model the provider's 2xx body must satisfy (None for files)."""
@@ -98,14 +111,59 @@ OPERATIONS: tuple[Operation, ...] = (
         ("list_status_changes", "GET", "/v1/status-changes", "civil_registry:StatusChangePage",
          "Status changes since a timestamp, for sync (đồng bộ trạng thái)"),
     ),
+    *_ops(
+        "judicial-records",
+        ("request_certificate", "POST", "/v1/certificate-requests",
+         "judicial_records:CertificateRequestStatus",
+         "Request a criminal-record certificate (yêu cầu cấp Phiếu lý lịch tư pháp)"),
+        ("get_certificate_request", "GET", "/v1/certificate-requests/{request_id}",
+         "judicial_records:CertificateRequestStatus", "Certificate request status"),
+        ("get_certificate", "GET", "/v1/certificate-requests/{request_id}/certificate",
+         "judicial_records:Certificate", "The issued certificate (Phiếu lý lịch tư pháp)"),
+    ),
 )  # fmt: skip
+
+# Contract v2 of two databases, served beside v1 (FM-08: contracts change; see
+# contracts/population_v2.py and contracts/driver_licence_v2.py for what changed). A v2
+# operation's id is its v1 id + "_v2", so services stay "<provider>.<operation id>".
+V2_OPERATIONS: tuple[Operation, ...] = (
+    *_ops(
+        "population",
+        ("get_citizen_v2", "GET", "/v2/citizens/{personal_id}", "population_v2:Citizen",
+         "Citizen lookup, v2 (partial dates of birth, id_card_issued_on, VNeID level)"),
+        ("verify_citizen_v2", "POST", "/v2/citizens/verify", "population_v2:VerificationResult",
+         "Verify id + full name + date of birth, v2: states the procedure (mã TTHC) served"),
+        ("verify_household_v2", "POST", "/v2/households/verify",
+         "population_v2:VerificationResult", "Verify household membership, v2 (unchanged)"),
+        ("resolve_legacy_id_v2", "GET", "/v2/legacy-ids/{old_id_number}",
+         "population_v2:LegacyIdMapping", "Old 9-digit ID → 12-digit personal id, v2 (unchanged)"),
+    ),
+    *_ops(
+        "driver-licence",
+        ("get_licence_v2", "GET", "/v2/licences/{licence_number}", "driver_licence_v2:Licence",
+         "Driver-licence lookup, v2 (2025 classes, points, issued_by)"),
+        ("list_renewal_dossiers_v2", "GET", "/v2/renewal-dossiers",
+         "driver_licence_v2:RenewalDossierPage", "Renewal dossiers in a time window, v2"),
+        ("get_renewal_dossier_v2", "GET", "/v2/renewal-dossiers/{dossier_id}",
+         "driver_licence_v2:RenewalDossier", "Renewal dossier detail, v2 (fees itemised)"),
+        ("download_file_v2", "GET", "/v2/files/{file_id}", None,
+         "Download a result file by id, v2 (unchanged)"),
+    ),
+)  # fmt: skip
+OPERATIONS += V2_OPERATIONS
 
 PROVIDERS: tuple[Provider, ...] = (
     "population",
     "business-registry",
     "driver-licence",
     "civil-registry",
+    "judicial-records",
 )
+
+
+def contract_name(provider: str, version: int) -> str:
+    """A published contract's file stem: the provider for v1, ``<provider>.v<N>`` after."""
+    return provider if version == 1 else f"{provider}.v{version}"
 
 
 def operations_of(provider: Provider) -> tuple[Operation, ...]:

@@ -9,10 +9,9 @@ paused (5), overdue (4: still processing, past ``due_at``), processed (9), retur
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from contracts.common import (
@@ -23,8 +22,10 @@ from contracts.common import (
     StatusCode,
     StatusTransition,
     Timestamp,
+    WireDate,
     WireModel,
 )
+from contracts.provinces import PROVINCE_CODES
 
 RegistrationKind = Literal["birth", "death"]
 RegistrationStatus = LifecycleStatus
@@ -50,6 +51,17 @@ FullName = Annotated[
 Place = Annotated[str, Field(min_length=1, max_length=300)]
 
 
+# The 63 codes as an enum, so the contract names every valid value (another is a 422).
+RegisteringProvince = Annotated[
+    str,
+    Field(
+        pattern=r"^\d{3}$",
+        description="Registering province (nơi đăng ký): its three-digit code (mã tỉnh).",
+        json_schema_extra={"enum": sorted(PROVINCE_CODES)},
+    ),
+]
+
+
 class CitizenRef(WireModel):
     """A person already in the population database, as the form names them.
 
@@ -59,14 +71,14 @@ class CitizenRef(WireModel):
 
     personal_id: PersonalId
     full_name: FullName
-    date_of_birth: date = Field(description="Date of birth (ngày, tháng, năm sinh).")
+    date_of_birth: WireDate = Field(description="Date of birth (ngày, tháng, năm sinh).")
 
 
 class Newborn(WireModel):
     """The child being registered (người được khai sinh); not yet a citizen."""
 
     full_name: FullName
-    date_of_birth: date = Field(description="Date of birth (ngày sinh); not in the future.")
+    date_of_birth: WireDate = Field(description="Date of birth (ngày sinh); not in the future.")
     gender: Gender = Field(description="Gender (giới tính).")
     place_of_birth: Place = Field(description="Place of birth (nơi sinh).")
 
@@ -81,11 +93,19 @@ class BirthRegistrationRequest(WireModel):
     )
 
     dossier_code: DossierCode
-    province_code: ProvinceCode = Field(description="Registering province (nơi đăng ký).")
+    province_code: RegisteringProvince
     child: Newborn
     # None is accepted from Python callers but not published: the schema says "omit it".
     father: CitizenRef | SkipJsonSchema[None] = Field(default=None, description="Father (cha).")
     mother: CitizenRef | SkipJsonSchema[None] = Field(default=None, description="Mother (mẹ).")
+
+    @field_validator("father", "mother", mode="before")
+    @classmethod
+    def _omitted_not_null(cls, value: Any) -> Any:
+        # The schema says "omit a parent you do not name": a JSON null is not a parent.
+        if value is None:
+            raise ValueError("omit the parent rather than send null")
+        return value
 
     @model_validator(mode="after")
     def _at_least_one_parent(self) -> BirthRegistrationRequest:
@@ -98,9 +118,9 @@ class DeathRegistrationRequest(WireModel):
     """A death registration dossier (hồ sơ đăng ký khai tử)."""
 
     dossier_code: DossierCode
-    province_code: ProvinceCode = Field(description="Registering province (nơi đăng ký).")
+    province_code: RegisteringProvince
     deceased: CitizenRef = Field(description="The deceased (người chết).")
-    date_of_death: date = Field(
+    date_of_death: WireDate = Field(
         description="Date of death (ngày chết); not before the date of birth nor in the future."
     )
     place_of_death: Place = Field(description="Place of death (nơi chết).")
@@ -143,6 +163,15 @@ class Registration(WireModel):
     )
 
 
+# A status-changes cursor names a position, (instant in µs, registration sequence, step): any
+# text of this form is one (a position past the end lists nothing), so the pattern is the rule.
+CURSOR_PATTERN = r"^\d{1,18}\.\d{1,19}\.\d{1,3}$"
+CURSOR_DESCRIPTION = (
+    "`next_cursor` of the previous page: continue strictly after it. Treat it as opaque: its "
+    "form (`<µs>.<seq>.<step>`) is published only so that the contract states what is valid."
+)
+
+
 class StatusChange(WireModel):
     """A transition, for provinces that sync statuses (đồng bộ trạng thái hồ sơ)."""
 
@@ -165,6 +194,7 @@ class StatusChangePage(WireModel):
     )
     has_more: bool = Field(description="True if the limit cut the list: call again at once.")
     next_cursor: str | None = Field(
+        pattern=CURSOR_PATTERN,
         description="Pass as `cursor` to continue after the last item (ties on `at` included); "
-        "null when no item was returned (keep your cursor)."
+        "null when no item was returned (keep your cursor).",
     )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 CONTRACT_VERSION = "1.0.0"
 
@@ -27,6 +30,59 @@ ProvinceCode = Annotated[
 ]
 Gender = Literal["male", "female"]
 Timestamp = Annotated[AwareDatetime, Field(description="RFC 3339 date-time with a UTC offset.")]
+
+
+def _rfc3339(pattern: str, what: str) -> Callable[[Any], Any]:
+    text = re.compile(pattern)
+
+    def check(value: Any) -> Any:
+        # Pydantic alone reads 0, "0" or "1700000000" as seconds since 1970: the contracts
+        # say an RFC 3339 string (format date / date-time), so nothing else is accepted.
+        if isinstance(value, date):  # from Python callers (a datetime is a date too)
+            return value
+        if not isinstance(value, str) or text.fullmatch(value) is None:
+            raise ValueError(f"{what} is required")
+        return value
+
+    return check
+
+
+# The time window of the dossier listings, `[from, to)`: the rules JSON Schema cannot say.
+WINDOW_FROM_DESCRIPTION = (
+    "Window start, inclusive (RFC 3339 with a UTC offset). `from` must not be after `to` and "
+    "the window is at most 31 days long, else 422 invalid_request; `from` equal to `to` is an "
+    "empty window (an empty page)."
+)
+WINDOW_TO_DESCRIPTION = "Window end, exclusive (RFC 3339 with a UTC offset)."
+
+
+def _no_bool_or_text(value: Any) -> Any:
+    # Lax pydantic reads true as 1 and "5" as 5; JSON Schema's integer is a number with no
+    # fraction (5 or 5.0), which is exactly what is left.
+    if isinstance(value, bool | str):
+        raise ValueError("an integer (a JSON number) is required")  # noqa: TRY004 (pydantic)
+    return value
+
+
+INTEGER_ONLY = BeforeValidator(_no_bool_or_text)  # after any bound (see WireCount)
+WireInt = Annotated[int, INTEGER_ONLY]
+# A count (a quota): not negative, and stored as a 64-bit integer, so bounded (a trillion a
+# day is no limit; 3e24 was a 500). The bounds before the validator, so the schema shows them.
+WireCount = Annotated[int, Field(ge=0, le=10**12), INTEGER_ONLY]
+
+# Inputs (request bodies, query parameters): exactly the text the schema's format names.
+WireDate = Annotated[
+    date, BeforeValidator(_rfc3339(r"\d{4}-\d{2}-\d{2}", "an RFC 3339 date (YYYY-MM-DD)"))
+]
+WireDatetime = Annotated[
+    AwareDatetime,
+    BeforeValidator(
+        _rfc3339(
+            r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})",
+            "an RFC 3339 date-time with a UTC offset (e.g. 2024-06-03T00:00:00Z)",
+        )
+    ),
+]
 
 
 class WireModel(BaseModel):

@@ -9,14 +9,31 @@ of provinces allowed to test only outside office hours (Appendix V, row 27).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, Field, field_validator
 
-from contracts.common import WireModel
+from contracts.catalogue import OPERATIONS
+from contracts.common import WireCount, WireInt, WireModel
 
 ConsumerStatus = Literal["pending", "active", "suspended", "revoked"]
 _TIME = r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$"
+# The services a consumer can name (the gateway refuses any other with 400 invalid_request),
+# as enums so that the contract lists every valid value.
+SERVICE_NAMES = sorted(f"{op.provider}.{op.operation_id}" for op in OPERATIONS)
+ServiceName = Annotated[
+    str, Field(description="<provider>.<operation id>", json_schema_extra={"enum": SERVICE_NAMES})
+]
+Subscription = Annotated[
+    str,
+    Field(
+        description="A service, or <provider>.* for all of a provider's.",
+        json_schema_extra={
+            "enum": sorted({f"{op.provider}.*" for op in OPERATIONS}) + SERVICE_NAMES
+        },
+    ),
+]
+Weekday = Annotated[int, Field(ge=1, le=7)]
 
 
 class SandboxRule(WireModel):
@@ -26,8 +43,11 @@ class SandboxRule(WireModel):
     Monday allows Monday 00:00–07:30 and Monday 17:30–24:00.
     """
 
-    days: list[int] = Field(
-        min_length=1, max_length=7, description="ISO weekdays, 1 = Monday … 7 = Sunday."
+    days: list[Weekday] = Field(
+        min_length=1,
+        max_length=7,
+        description="Distinct ISO weekdays, 1 = Monday … 7 = Sunday.",
+        json_schema_extra={"uniqueItems": True},
     )
     start: str = Field(pattern=_TIME, examples=["17:30"])
     end: str = Field(pattern=_TIME, examples=["07:30"])
@@ -62,9 +82,9 @@ class ConsumerRegistration(WireModel):
     id: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", examples=["lgsp-thanh-hoa"])
     name: str = Field(min_length=1, examples=["LGSP tỉnh Thanh Hóa"])
     province: str | None = Field(default=None, pattern=r"^\d{3}$", examples=["038"])
-    subscriptions: list[str] = Field(default_factory=list, examples=[["population.*"]])
-    daily_quota: int | None = Field(default=None, ge=0)
-    service_quotas: dict[str, int] = Field(default_factory=dict)
+    subscriptions: list[Subscription] = Field(default_factory=list, examples=[["population.*"]])
+    daily_quota: WireCount | None = None
+    service_quotas: dict[ServiceName, WireCount] = Field(default_factory=dict)
     sandbox_window: SandboxWindow | None = None
 
 
@@ -102,13 +122,15 @@ class IssuedCredentials(WireModel):
 
 
 class SecretRotation(WireModel):
-    grace_s: int = Field(
+    grace_s: WireInt = Field(
         default=3600, ge=0, le=30 * 86400, description="How long the old secret stays valid."
     )
 
 
 class SubscriptionsUpdate(WireModel):
-    subscriptions: list[str] = Field(examples=[["population.get_citizen", "civil-registry.*"]])
+    subscriptions: list[Subscription] = Field(
+        examples=[["population.get_citizen", "civil-registry.*"]]
+    )
 
 
 class SandboxWindowUpdate(WireModel):

@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BeforeValidator, Field, StrictInt
+from pydantic import AwareDatetime, BeforeValidator, Field
 
-from contracts.common import WireModel
+from contracts.common import INTEGER_ONLY, WireCount, WireModel
 
 
 def _iso_text(value: Any) -> Any:
@@ -106,9 +106,9 @@ class QuotaReport(WireModel):
 class QuotaLimitUpdate(WireModel):
     """A runtime limit; ``null`` removes the override and restores the registry's limit."""
 
-    # Strict: JSON true/false or "5" are refused (400), not read as 1/0/5 — a stray false
-    # would otherwise cut a province off for the day.
-    limit: StrictInt | None = Field(ge=0, examples=[50000])
+    # JSON true/false or "5" are refused (400), not read as 1/0/5 — a stray false would
+    # otherwise cut a province off for the day; 5.0 is the integer 5, as JSON Schema says.
+    limit: WireCount | None = Field(examples=[50000])
 
 
 class ProviderHealth(WireModel):
@@ -140,11 +140,16 @@ class ScenarioSummary(WireModel):
     source: list[str] = Field(description="The report rows it cites.")
 
 
+# Kept with the run's record (64-bit); 2**53 - 1, so that a client comparing JSON numbers as
+# doubles agrees with the bound (2**63 - 1 + 192 compared equal to 2**63 - 1).
+Seed = Annotated[int, Field(ge=0, le=2**53 - 1), INTEGER_ONLY]
+
+
 class ScenarioSwitch(WireModel):
     """Switch every mock national database to a scenario of the catalogue, at once."""
 
     name: str = Field(examples=["reported-2024"], description="A scenario id (file name).")
-    seed: int | None = Field(
+    seed: Seed | None = Field(
         default=None, description="Overrides the file's seed: same seed, same faults."
     )
     at: IsoDatetime | None = Field(

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from contracts.common import Gender, PersonalId, WireModel
+from contracts.common import Gender, PersonalId, WireDate, WireModel
 
 OLD_ID_PATTERN = r"^\d{9}$"
 OLD_ID_DESCRIPTION = "Old 9-digit identity card number (số chứng minh nhân dân, CMND)."
@@ -82,7 +82,7 @@ class CitizenVerification(WireModel):
 
     personal_id: PersonalId
     full_name: str = Field(min_length=1, max_length=200)
-    date_of_birth: date
+    date_of_birth: WireDate
 
 
 class HouseholdVerification(WireModel):

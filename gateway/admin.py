@@ -11,13 +11,12 @@ from __future__ import annotations
 import asyncio
 import hmac
 import time
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
-from contracts.common import problem_responses
+from contracts.common import WireDatetime, problem_responses
 from contracts.exchange import ExchangePage, ExchangeRecord
 from contracts.gateway import (
     ConsumerView,
@@ -94,7 +93,7 @@ async def get_quotas(
     runtime: RuntimeDep,
     consumer: Annotated[str | None, Query(description="Only this consumer.")] = None,
 ) -> QuotaReport:
-    consumers = [_consumer(runtime, consumer)] if consumer else runtime.registry.consumers
+    consumers = [_consumer(runtime, consumer)] if consumer else runtime.auth.consumers()
     return await _report(runtime, consumers)
 
 
@@ -142,8 +141,12 @@ ConsumerQ = Annotated[str | None, Query(examples=["onestop-thanh-hoa"])]
 ProviderQ = Annotated[str | None, Query(examples=["population"])]
 ServiceQ = Annotated[str | None, Query(examples=["population.get_citizen"])]
 OutcomeQ = Annotated[str | None, Query(examples=["ok", "quota_exceeded", "upstream_timeout"])]
-SinceQ = Annotated[datetime | None, Query(description="Inclusive, on request_in_ts (with offset).")]
-UntilQ = Annotated[datetime | None, Query(description="Exclusive, on request_in_ts (with offset).")]
+SinceQ = Annotated[
+    WireDatetime | None, Query(description="Inclusive, on request_in_ts (with offset).")
+]
+UntilQ = Annotated[
+    WireDatetime | None, Query(description="Exclusive, on request_in_ts (with offset).")
+]
 
 
 def _filters(
@@ -176,7 +179,8 @@ async def list_exchanges(
     runtime: RuntimeDep,
     filters: FiltersDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    # The store's offsets are 64-bit; 2**53 - 1 also compares exactly as a JSON double.
+    offset: Annotated[int, Query(ge=0, le=2**53 - 1)] = 0,
 ) -> ExchangePage:
     return await runtime.log.query(ExchangeQuery(**filters, limit=limit, offset=offset))
 
@@ -242,9 +246,9 @@ async def _probe(runtime: Runtime, name: str) -> ProviderHealth:
 
 
 def _consumer(runtime: Runtime, consumer_id: str) -> ConsumerSpec:
-    spec = runtime.registry.consumer(consumer_id)
+    spec = runtime.auth.consumer(consumer_id)  # the registry's and those onboarded at runtime
     if spec is None:
-        raise NotFound(f"no consumer {consumer_id!r} in the registry")
+        raise NotFound(f"no consumer {consumer_id!r}")
     return spec
 
 

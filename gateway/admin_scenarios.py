@@ -6,6 +6,9 @@ applies one to every mock (each mock's ``PUT /_faults/scenario``) and starts a *
 ``PUT /admin/clock`` shifts the mocks' fault clock; ``GET /admin/runs`` lists runs for
 ``ndxp-sim report``.
 
+The routes' hops (the LGSP, VDXP: ``hops/``) take the scenario too, after the mocks; one the
+scenario has rules for (``match.hop``) must answer before anything is switched.
+
 A switch is all-or-nothing: the scenario is validated here first (the same parser as the mocks'),
 then sent to all mocks at once; if any mock refuses or cannot be reached, the mocks that did
 switch are put back on what they ran before, no run is recorded, and the answer is 502 naming
@@ -20,6 +23,7 @@ import re
 from datetime import datetime
 from typing import Any
 
+import httpx
 from fastapi import APIRouter, Depends
 
 from contracts.common import problem_responses
@@ -142,6 +146,7 @@ async def get_run(runtime: RuntimeDep, run_id: str) -> Run:
 async def apply_scenario(runtime: Runtime, scenario: Scenario, at: datetime | None) -> Run:
     """Switch all mocks to ``scenario`` (and the fault clock to ``at``), or none of them."""
     document = scenario.model_dump(mode="json")
+    needed = await _hops_ready(runtime, scenario)
     before = {name: await _document(runtime, name) for name in runtime.clients}
     results = await asyncio.gather(
         *(_send(runtime, name, "PUT", "/_faults/scenario", document) for name in runtime.clients),
@@ -164,7 +169,53 @@ async def apply_scenario(runtime: Runtime, scenario: Scenario, at: datetime | No
             "on their previous scenario"
         )
     await _on_all(runtime, "PUT", "/_faults/clock", {"at": at.isoformat() if at else None})
+    await _hops_follow(runtime, document, at, needed)
     return await runtime.runs.start(document, seed=scenario.seed, clock_at=at)
+
+
+def _hop_urls(runtime: Runtime) -> dict[str, str]:
+    settings = runtime.settings
+    return {"lgsp": settings.lgsp.url, "vdxp": settings.vdxp.url}
+
+
+async def _hops_ready(runtime: Runtime, scenario: Scenario) -> set[str]:
+    """The routes' hops (LGSP, VDXP) the scenario has rules for; each must answer, or the
+    switch is refused before any mock changes (a stack without hops runs every other one)."""
+    needed = {str(rule.match.hop) for rule in scenario.rules} & set(_hop_urls(runtime))
+    for hop in sorted(needed):
+        url = _hop_urls(runtime)[hop]
+        try:
+            async with httpx.AsyncClient(timeout=MOCK_TIMEOUT_S) as client:
+                healthy = (await client.get(f"{url}/healthz")).status_code == 200
+        except httpx.HTTPError:
+            healthy = False
+        if not healthy:
+            raise UpstreamError(
+                f"scenario {scenario.id!r} has rules for the {hop} hop, which does not answer "
+                f"at {url}; start it (ndxp-sim up starts it) or set NDXP_{hop.upper()}__PORT"
+            )
+    return needed
+
+
+async def _hops_follow(
+    runtime: Runtime, document: dict[str, Any], at: datetime | None, needed: set[str]
+) -> None:
+    """Switch the hops too (their rules strike there, FM-10); a hop without rules in this
+    scenario that does not answer is not running, which is no error."""
+    token = runtime.settings.gateway.admin_token.get_secret_value()
+    headers = {"Authorization": f"Bearer {token}"}
+    clock = {"at": at.isoformat() if at else None}
+    for hop, url in _hop_urls(runtime).items():
+        try:
+            async with httpx.AsyncClient(timeout=MOCK_TIMEOUT_S, headers=headers) as client:
+                answer = await client.put(f"{url}/_faults/scenario", json=document)
+                if answer.status_code == 200:
+                    answer = await client.put(f"{url}/_faults/clock", json=clock)
+            failure = None if answer.status_code == 200 else f"{answer.status_code} {answer.text}"
+        except httpx.HTTPError as exc:
+            failure = repr(exc)
+        if failure is not None and hop in needed:
+            raise UpstreamError(f"the {hop} hop refused scenario {document['id']!r}: {failure}")
 
 
 async def _on_all(runtime: Runtime, method: str, path: str, body: dict[str, Any]) -> None:

@@ -63,6 +63,14 @@ class Authenticator:
             )
         return consumer
 
+    def consumers(self) -> list[ConsumerSpec]:
+        """Every consumer known now (quotas and metrics are reported for each)."""
+        return list(self._by_id.values())
+
+    def consumer(self, consumer_id: str) -> ConsumerSpec | None:
+        """One known consumer, or None."""
+        return self._by_id.get(consumer_id)
+
     def issue(self, consumer: ConsumerSpec) -> TokenResponse:
         """A fresh access token for ``consumer``."""
         now = int(self._clock())

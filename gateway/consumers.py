@@ -52,7 +52,12 @@ from gateway.errors import (
     SandboxWindowClosed,
     Unauthenticated,
 )
-from gateway.registry import ConsumerSpec, Registry
+from gateway.registry import (
+    CONSUMER_DAILY_QUOTA,
+    POPULATION_LOOKUPS_PER_DAY,
+    ConsumerSpec,
+    Registry,
+)
 from gateway.runtime import Runtime
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -254,6 +259,14 @@ class ConsumerDirectory:
         check_services(new.subscriptions, services, "subscriptions")
         check_services(list(new.service_quotas), services, "service_quotas", wildcard=False)
         window = new.sandbox_window.model_dump_json() if new.sandbox_window else None
+        # Quotas left out get the registry's defaults, as every seeded consumer has them
+        # (an explicit null or {} still means none).
+        daily = new.daily_quota if "daily_quota" in new.model_fields_set else CONSUMER_DAILY_QUOTA
+        per_service = (
+            new.service_quotas
+            if "service_quotas" in new.model_fields_set
+            else {"population.get_citizen": POPULATION_LOOKUPS_PER_DAY}
+        )
         try:
             with self._write() as db:
                 db.execute(
@@ -265,8 +278,8 @@ class ConsumerDirectory:
                         new.province,
                         new.id,
                         json.dumps(new.subscriptions),
-                        new.daily_quota,
-                        json.dumps(new.service_quotas),
+                        daily,
+                        json.dumps(per_service),
                         window,
                     ),
                 )
@@ -419,6 +432,14 @@ class DirectoryAuthenticator(Authenticator):
             )
         _check_status(consumer)
         return consumer.spec
+
+    def consumers(self) -> list[ConsumerSpec]:
+        """The registry's consumers and those onboarded at runtime, whatever their status."""
+        return [c.spec for c in self.directory.all()]
+
+    def consumer(self, consumer_id: str) -> ConsumerSpec | None:
+        found = self.directory.get(consumer_id)
+        return None if found is None else found.spec
 
     def verify(self, authorization: str | None) -> ConsumerSpec:
         token = _bearer(authorization)

@@ -4,7 +4,9 @@ The reports' commonest data complaint is fields that are missing (FM-04) or chan
 notice (FM-08). The gateway validates every 2xx JSON body against the operation's response
 model from :mod:`contracts` and *passes the response on regardless*, flagging what broke:
 field paths go into the exchange record, a metric and the ``X-NDXP-Contract-Violations``
-header. Paths are normalised for low cardinality: list indices become ``[]``
+header. Validation is strict (a number sent as a string breaks an integer field), so a type
+changed without notice (FM-08) is caught; JSON's ISO dates still read as dates. Paths are
+normalised for low cardinality: list indices become ``[]``
 (``items[].procedure_code``), a body that is not the expected JSON at all is ``$``.
 Models are imported lazily; one that cannot be imported (not written yet) means "no check".
 """
@@ -51,7 +53,8 @@ class ContractChecker:
         if model is None:
             return []
         try:
-            model.model_validate_json(body)
+            # Strict: "135000" is not the integer the contract says, even if it could become one.
+            model.model_validate_json(body, strict=True)
         except ValidationError as exc:
             return violation_paths(exc)
         return []

@@ -70,7 +70,7 @@ async def metrics(runtime: RuntimeDep) -> Response:
     day = local_day(runtime.clock())
     try:
         entries = quota_entries(
-            runtime.registry.consumers,
+            runtime.auth.consumers(),  # runtime-onboarded consumers too (gateway.consumers)
             await runtime.quotas.usage(day),
             await runtime.quotas.overrides(),
         )

@@ -65,7 +65,8 @@ class KitConsumer:
 
 @cache
 def published_contracts() -> dict[str, dict[str, Any]]:
-    """Provider name → its published OpenAPI document (``contracts/openapi/<name>.yaml``)."""
+    """Contract name → its published OpenAPI document (``contracts/openapi/<name>.yaml``): a
+    provider's name for its v1, ``<provider>.v2`` for a later version."""
     found = {}
     for path in sorted(CONTRACTS_DIR.glob("*.yaml")):
         if path.stem != "gateway":

@@ -104,6 +104,12 @@ LINKS: tuple[Link, ...] = (
         "registration_id",
         "/registration_id",
     ),
+    Link(
+        "judicial-records.request_certificate",
+        "judicial-records.get_certificate_request",
+        "request_id",
+        "/request_id",
+    ),
 )
 
 
@@ -124,6 +130,12 @@ class KitOperation:
     @property
     def gateway_path(self) -> str:
         return f"/{self.provider}{self.path}"
+
+    @property
+    def contract(self) -> str:
+        """The published document describing it: ``population`` (v1), ``population.v2``."""
+        version = self.path.split("/")[1]
+        return self.provider if version == "v1" else f"{self.provider}.{version}"
 
 
 def kit_operations(
@@ -278,12 +290,12 @@ def gateway_document(
         },
     }
     install_problem_schema(doc)
-    renames = _merge_schemas(doc, contracts, {op.provider for op in operations})
+    renames = _merge_schemas(doc, contracts, {op.contract for op in operations})
     statuses = sorted({r.status for r in codes if r.code not in _NOT_ON_OPERATIONS})
     for op in operations:
-        published = _published(contracts.get(op.provider), op)
+        published = _published(contracts.get(op.contract), op)
         operation = _through_gateway(
-            op, published, renames.get(op.provider, {}), statuses, gateway_url
+            op, published, renames.get(op.contract, {}), statuses, gateway_url
         )
         doc["paths"].setdefault(op.gateway_path, {})[op.method.lower()] = operation
     for provider in sorted({op.provider for op in operations}):
@@ -319,7 +331,7 @@ def _merge_schemas(
     renames: dict[str, dict[str, str]] = {}
     for provider in sorted(providers):
         own = (contracts.get(provider) or {}).get("components", {}).get("schemas", {})
-        prefix = "".join(part.title() for part in provider.split("-"))
+        prefix = "".join(part.title() for part in re.split(r"[-.]", provider))
         mapping = {
             name: name if name not in schemas or schemas[name] == body else prefix + name
             for name, body in own.items()
@@ -371,6 +383,8 @@ def _through_gateway(
             content["example"] = sample.body
     responses: dict[str, Any] = operation.setdefault("responses", {})
     for status, response in responses.items():
+        # The database's links name its own operation ids; the kit's are added by _add_links.
+        response.pop("links", None)
         headers = response.setdefault("headers", {})
         headers[EXCHANGE_ID_HEADER] = _header_ref(EXCHANGE_ID_HEADER)
         headers.update(_ratelimit_headers())

@@ -282,7 +282,11 @@ def default_registry() -> Registry:
             client_secret=SecretStr(f"{DEV_SECRET_PREFIX}{p.slug}"),
             subscriptions=[f"{name}.*" for name in PROVIDERS],
             daily_quota=CONSUMER_DAILY_QUOTA,
-            service_quotas={"population.get_citizen": POPULATION_LOOKUPS_PER_DAY},
+            # Each version of the lookup has the cap (a shared counter is not modelled yet).
+            service_quotas={
+                "population.get_citizen": POPULATION_LOOKUPS_PER_DAY,
+                "population.get_citizen_v2": POPULATION_LOOKUPS_PER_DAY,
+            },
         )
         for p in PROVINCES
     ]

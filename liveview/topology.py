@@ -23,6 +23,7 @@ DATABASES_VI = {
     "business-registry": "CSDLQG về đăng ký doanh nghiệp",
     "driver-licence": "CSDL giấy phép lái xe",
     "civil-registry": "Hệ thống hộ tịch",
+    "judicial-records": "CSDL lý lịch tư pháp",
 }
 
 

@@ -6,8 +6,8 @@ these plans are thin, in ``business_day.py`` and ``step.py``.
 
 Scale reference: NDXP carried about **2.8 million exchanges a day** in 2024 (REPORTS.md,
 "Scale"); ``scale=1.0`` replays that national volume, ``0.01`` one per cent of it. The shape of
-the day is ours, from how one-stop desks work: a morning peak 07:30–11:00 (offices open,
-citizens queue), a lunch dip, an afternoon peak 13:30–16:30, and a thin night of batch syncs.
+the day (:class:`~connectors.day_profile.DayProfile`, shared with ``up --traffic-shape
+business-day``) is ours, from how one-stop desks work.
 """
 
 from __future__ import annotations
@@ -17,66 +17,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import time
 
+from connectors.day_profile import DAY_S as DAY_S
+from connectors.day_profile import DEFAULT_PERIODS as DEFAULT_PERIODS
+from connectors.day_profile import DayProfile as DayProfile
+
 NDXP_EXCHANGES_PER_DAY = 2_800_000
-DAY_S = 86_400
 
 # Requests one flow of provinces.py makes, on average over the default mix, tokens included:
 # measured with the step shape against a healthy stack (about 1.06 req/s per user at 0.25
 # flows/s, steady from 20 to 180 users). Users pace themselves in flows per second, so this
 # turns a target in exchanges per second into a number of users.
 MEAN_EXCHANGES_PER_FLOW = 4.25
-
-
-def _s(clock: str) -> int:
-    hours, minutes = clock.split(":")
-    return int(hours) * 3600 + int(minutes) * 60
-
-
-# (start of the period, local time; relative intensity until the next period)
-DEFAULT_PERIODS: tuple[tuple[str, float], ...] = (
-    ("00:00", 0.05),  # night: scheduled dossier syncs only
-    ("06:00", 0.30),  # early desks, LGSP catch-up
-    ("07:30", 1.00),  # morning peak
-    ("11:00", 0.45),  # lunch
-    ("13:30", 0.80),  # afternoon peak
-    ("16:30", 0.40),  # closing
-    ("18:00", 0.15),  # evening: online submissions
-    ("22:00", 0.05),
-)
-
-
-@dataclass(frozen=True)
-class DayProfile:
-    """Relative intensity of traffic over a local day, piecewise constant."""
-
-    periods: tuple[tuple[str, float], ...] = DEFAULT_PERIODS
-
-    def __post_init__(self) -> None:
-        starts = [_s(start) for start, _ in self.periods]
-        if not starts or starts[0] != 0 or starts != sorted(set(starts)) or starts[-1] >= DAY_S:
-            raise ValueError("periods must start at 00:00 and be in increasing order within a day")
-        if any(weight < 0 for _, weight in self.periods):
-            raise ValueError("intensities must be >= 0")
-
-    def intensity(self, second_of_day: float) -> float:
-        """The relative intensity at a second of the local day."""
-        second = second_of_day % DAY_S
-        current = self.periods[0][1]
-        for start, weight in self.periods:
-            if _s(start) <= second:
-                current = weight
-        return current
-
-    def area(self) -> float:
-        """Integral of the intensity over the day, in intensity × seconds."""
-        bounds = [_s(start) for start, _ in self.periods] + [DAY_S]
-        return sum(
-            weight * (bounds[i + 1] - bounds[i]) for i, (_, weight) in enumerate(self.periods)
-        )
-
-    def rate(self, second_of_day: float, exchanges_per_day: float) -> float:
-        """Exchanges per second at that moment of a day that carries ``exchanges_per_day``."""
-        return exchanges_per_day * self.intensity(second_of_day) / self.area()
 
 
 @dataclass(frozen=True)

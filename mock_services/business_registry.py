@@ -23,7 +23,6 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Path, Query, Request, Response
-from pydantic import AwareDatetime
 
 from contracts.business_registry import (
     COOPERATIVE_CODE_DESCRIPTION,
@@ -34,6 +33,7 @@ from contracts.business_registry import (
     FILE_ID_PATTERN,
     HOUSEHOLD_BUSINESS_CODE_DESCRIPTION,
     HOUSEHOLD_BUSINESS_CODE_PATTERN,
+    KIND_PAGES,
     DossierDetail,
     DossierFile,
     DossierPage,
@@ -42,7 +42,12 @@ from contracts.business_registry import (
     EntityKind,
 )
 from contracts.catalogue import operation
-from contracts.common import problem_responses
+from contracts.common import (
+    WINDOW_FROM_DESCRIPTION,
+    WINDOW_TO_DESCRIPTION,
+    WireDatetime,
+    problem_responses,
+)
 from contracts.provinces import PROVINCES, province_by_code
 from mock_services.business_entities import (
     KINDS,
@@ -210,17 +215,8 @@ def file_document(seed: int, file_id: str) -> tuple[str, bytes]:
 
 router = APIRouter(prefix="/v1", route_class=OperationRoute, tags=["business-registry"])
 _PROVINCE_CODES = [p.code for p in PROVINCES]
-FromQuery = Annotated[
-    AwareDatetime,
-    Query(
-        alias="from",
-        description="Window start, inclusive (RFC 3339 with offset); the window is at most 31 "
-        "days long.",
-    ),
-]
-ToQuery = Annotated[
-    AwareDatetime, Query(alias="to", description="Window end, exclusive (RFC 3339 with offset).")
-]
+FromQuery = Annotated[WireDatetime, Query(alias="from", description=WINDOW_FROM_DESCRIPTION)]
+ToQuery = Annotated[WireDatetime, Query(alias="to", description=WINDOW_TO_DESCRIPTION)]
 ProvinceQuery = Annotated[
     str | None,
     Query(
@@ -266,7 +262,11 @@ def _register(spec: KindSpec) -> None:
         except UnknownEntity:
             raise not_found(f"No {noun} has code {code}.") from None
 
-    @router.get(**_op(f"list_{kind}_dossiers"), responses=problem_responses(422))
+    @router.get(
+        **_op(f"list_{kind}_dossiers"),
+        responses=problem_responses(422),
+        response_model=KIND_PAGES[kind],  # this kind's ids only
+    )
     def list_dossiers(
         request: Request,
         start: FromQuery,

@@ -17,10 +17,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Path, Query, Request, Response
-from pydantic import AwareDatetime
 
 from contracts.catalogue import operation
 from contracts.civil_registry import (
+    CURSOR_DESCRIPTION,
+    CURSOR_PATTERN,
     REGISTRATION_ID_DESCRIPTION,
     REGISTRATION_ID_PATTERN,
     BirthRegistrationRequest,
@@ -31,7 +32,7 @@ from contracts.civil_registry import (
     RegistrationKind,
     StatusChangePage,
 )
-from contracts.common import problem_responses
+from contracts.common import WireDatetime, problem_responses
 from contracts.provinces import PROVINCE_CODES
 from mock_services.civil_registry_lifecycle import (
     VIETNAM_TZ,
@@ -268,14 +269,10 @@ def get_registration(request: Request, registration_id: RegistrationIdPath) -> R
 def list_status_changes(
     request: Request,
     since: Annotated[
-        AwareDatetime, Query(description="List transitions strictly after this instant.")
+        WireDatetime, Query(description="List transitions strictly after this instant.")
     ],
     cursor: Annotated[
-        str | None,
-        Query(
-            pattern=r"^[A-Za-z0-9_-]{1,100}$",
-            description="`next_cursor` of the previous page: continue strictly after it.",
-        ),
+        str | None, Query(pattern=CURSOR_PATTERN, description=CURSOR_DESCRIPTION)
     ] = None,
     province: Annotated[
         str | None,

@@ -18,7 +18,7 @@ The model, in order of derivation:
    (07:30–11:30, 13:30–17:00), sorted: a dossier's *ordinal* is its rank in its cell. Each
    dossier was received 0 to ``processing_days`` working days earlier (a few run late), during
    office hours, never after it ended. Dossiers exist from 2000 to 2099 (:data:`FIRST_YEAR`,
-   :data:`LAST_YEAR`); windows outside these years are refused.
+   :data:`LAST_YEAR`); a window outside these years holds none.
 3. **Ids.** ``KIND-PPP-YYYYMMDD-NNNNN``: kind, province code, local day of the end, ordinal
    (e.g. ``DN-038-20240603-00017``). :func:`dossier_stub` parses an id and regenerates its
    cell, so any id is checked without storage: an id that parses but whose ordinal is not below
@@ -147,6 +147,7 @@ def dossiers_in_window(
     """
     _check_kind(kind)
     provinces = PROVINCES if province_code is None else (province_by_code(province_code),)
+    start, end = _kept(start, end)
     return DossierWindow(seed, kind, start, end, provinces, daily_volume, processing_days)
 
 
@@ -159,8 +160,11 @@ def page_of(items: Sequence[T], page: int, size: int) -> tuple[list[T], int]:
 
 
 def validate_window(start: datetime, end: datetime, max_days: int = MAX_WINDOW_DAYS) -> None:
-    """Refuse a window that is empty, inverted, longer than ``max_days`` or not time-zoned.
+    """Refuse a window that is inverted, longer than ``max_days`` or not time-zoned.
 
+    An empty window (``from == to``: ``[t, t)``) is a window with no dossier in it, and a
+    window outside the years the calendar keeps (:data:`FIRST_YEAR`–:data:`LAST_YEAR`) simply
+    holds none: both answer an empty page, as a database answers for days it has nothing on.
     Raises :class:`ProblemError` 422 ``invalid_request``: the caller's input breaks the contract.
     """
 
@@ -169,16 +173,21 @@ def validate_window(start: datetime, end: datetime, max_days: int = MAX_WINDOW_D
 
     if start.utcoffset() is None or end.utcoffset() is None:
         raise refuse("`from` and `to` need a UTC offset (RFC 3339), e.g. 2024-06-03T00:00:00Z.")
-    if start >= end:
-        raise refuse(f"`from` ({start.isoformat()}) must be before `to` ({end.isoformat()}).")
+    if start > end:
+        raise refuse(f"`from` ({start.isoformat()}) must not be after `to` ({end.isoformat()}).")
     if end - start > timedelta(days=max_days):
         raise refuse(f"The window from `from` to `to` is at most {max_days} days long.")
+
+
+def _kept(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """The part of ``[start, end)`` in the years the calendar keeps; ``start == end`` if none."""
+    first = datetime(FIRST_YEAR, 1, 1, tzinfo=VIETNAM_TZ)
+    after = datetime(LAST_YEAR + 1, 1, 1, tzinfo=VIETNAM_TZ)
     try:
-        years = {start.astimezone(VIETNAM_TZ).year, end.astimezone(VIETNAM_TZ).year}
-    except OverflowError:
-        years = {0}
-    if not all(FIRST_YEAR <= year <= LAST_YEAR for year in years):
-        raise refuse(f"Dossiers are kept from {FIRST_YEAR} to {LAST_YEAR}; move the window.")
+        start, end = max(start, first), min(end, after)
+    except OverflowError:  # year 1 or 9999 at an offset: far outside, nothing kept
+        return first, first
+    return (start, end) if start < end else (first, first)
 
 
 def file_id_for(dossier_id: str, role: str, index: int) -> str:

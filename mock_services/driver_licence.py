@@ -23,10 +23,14 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Path, Query, Request, Response
-from pydantic import AwareDatetime
 
 from contracts.catalogue import operation
-from contracts.common import problem_responses
+from contracts.common import (
+    WINDOW_FROM_DESCRIPTION,
+    WINDOW_TO_DESCRIPTION,
+    WireDatetime,
+    problem_responses,
+)
 from contracts.driver_licence import (
     LICENCE_NUMBER_DESCRIPTION,
     LICENCE_NUMBER_PATTERN,
@@ -73,6 +77,7 @@ from mock_services.service import (
     OperationRoute,
     ProblemError,
     ServiceInfo,
+    add_version,
     create_service_app,
     not_found,
 )
@@ -343,16 +348,8 @@ DossierIdPath = Annotated[
 FileIdPath = Annotated[
     str, Path(pattern=RESULT_FILE_ID_PATTERN, description="Result file id (mã tệp kết quả).")
 ]
-FromQuery = Annotated[
-    AwareDatetime,
-    Query(
-        alias="from",
-        description="Window start, inclusive (RFC 3339 with offset); at most 31 days long.",
-    ),
-]
-ToQuery = Annotated[
-    AwareDatetime, Query(alias="to", description="Window end, exclusive (RFC 3339 with offset).")
-]
+FromQuery = Annotated[WireDatetime, Query(alias="from", description=WINDOW_FROM_DESCRIPTION)]
+ToQuery = Annotated[WireDatetime, Query(alias="to", description=WINDOW_TO_DESCRIPTION)]
 ProvinceQuery = Annotated[
     str | None,
     Query(
@@ -361,7 +358,7 @@ ProvinceQuery = Annotated[
         json_schema_extra={"enum": sorted(PROVINCE_CODES)},
     ),
 ]
-_PDF_RESPONSE: dict[int | str, dict[str, Any]] = {
+PDF_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The result file, as a PDF (application/pdf) with Content-Disposition.",
         "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
@@ -419,7 +416,7 @@ def get_renewal_dossier(request: Request, dossier_id: DossierIdPath) -> RenewalD
     "/files/{file_id}",
     **_op("download_file"),
     response_class=Response,
-    responses={**_PDF_RESPONSE, **problem_responses(404, 422)},
+    responses={**PDF_RESPONSE, **problem_responses(404, 422)},
 )
 def download_file(request: Request, file_id: FileIdPath) -> Response:
     """A renewal's result file (the new licence, or the refusal notice) as a PDF."""
@@ -474,8 +471,18 @@ INFO = ServiceInfo(
 
 
 def create_app(settings: Settings) -> FastAPI:
-    """The driver-licence mock, serving exactly ``contracts/openapi/driver-licence.yaml``."""
-    return create_service_app(INFO, router, settings, state={"examples": examples})
+    """The driver-licence mock, serving ``contracts/openapi/driver-licence.yaml`` (v1) and
+    ``driver-licence.v2.yaml`` (v2) side by side."""
+    from mock_services.driver_licence_v2 import examples_v2  # imports this one
+    from mock_services.driver_licence_v2 import router as router_v2
+
+    def both_examples(seed: int) -> dict[str, Example]:
+        first = examples(seed)
+        return {**first, **examples_v2(seed, first)}
+
+    app = create_service_app(INFO, router, settings, state={"examples": both_examples})
+    add_version(app, router_v2)
+    return app
 
 
 __all__ = [

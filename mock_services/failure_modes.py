@@ -88,7 +88,9 @@ FAILURE_MODES: dict[str, FailureMode] = {
         FailureMode("FM-06", "statuses not synced", (12, 13, 63, 64)),
         FailureMode("FM-07", "no connection kit", (14, 15, 27, 57, 58, 59, 60, 61, 86)),
         FailureMode("FM-08", "unannounced contract changes", (8, 14, 15, 42)),
-        FailureMode("FM-10", "conflicting routes", (2, 51, 87)),
+        FailureMode(
+            "FM-10", "conflicting routes, errors on the LGSP route", (2, 43, 44, 48, 49, 51, 87)
+        ),
         FailureMode("FM-11", "maintenance in business hours, limited availability", (29, 62)),
     )
 }
@@ -99,8 +101,8 @@ class AppendixRow:
     """One row of Phụ lục V that a scenario cites: who wrote it, about which system.
 
     ``providers``: the mock national databases the row is about (empty: a system the simulator
-    does not have — judicial records, social assistance, land). ``stand_in``: a mock that
-    stands in for such a system, said so in the rule (the same ministry's shared software).
+    does not have — social assistance, land). ``stand_in``: a mock that stands in for such a
+    system, said so in the rule (the same ministry's shared software).
     """
 
     row: int
@@ -117,6 +119,7 @@ def _row(
 
 
 _BR, _DL, _CR, _POP = "business-registry", "driver-licence", "civil-registry", "population"
+_JR = "judicial-records"
 # From research/seeds-extract.md §1.1 (003:L957–1141); only rows that FM-01…FM-11 name.
 APPENDIX_ROWS: dict[int, AppendixRow] = {
     r.row: r
@@ -124,17 +127,20 @@ APPENDIX_ROWS: dict[int, AppendixRow] = {
         _row(2, "080", "population + identity: 1:1 connection only", _POP),
         _row(3, "044", "ĐKDN/HKD/HTX: 6 of 9 APIs return nothing", _BR),
         _row(4, "019", "GPLX, ĐKDN: components and results not returned", _DL, _BR),
+        _row(8, "077", "DVCQG: scoring-index rules changed without announcement"),
         _row(11, "077", "civil registry: frequent errors, interrupted", _CR),
         _row(12, "015", "GPLX renewal: paused, rejected, overdue not synced", _DL),
         _row(13, "015", "ĐKDN/HTX/HKD: same as row 12", _BR),
+        _row(14, "022", "prices, budget codes, vehicle inspection, EVN: no docs; fields change"),
+        _row(15, "022", "land, postcodes, MoC, legal docs, insurance: no official docs"),
         _row(20, "038", "ĐKDN: timeouts >30 s, file ids, HTX code and name", _BR),
         _row(21, "038", "GPLX renewal: phone, health certificate, fees, unit", _DL),
         _row(25, "038", "population via VNeID: phone, ID-card date, parents' DOB", _POP),
         _row(28, "040", "ĐKDN/HTX/HKD: frequent errors", _BR),
         _row(29, "040", "land (VBDLIS): free 3 days a week"),
         _row(31, "040", "GPLX renewal: digitised results not shared", _DL),
-        _row(32, "040", "judicial records, civil registry: unstable", _CR),
-        _row(42, "051", "civil registry, judicial records: overloaded, stops", _CR),
+        _row(32, "040", "judicial records, civil registry: unstable", _CR, _JR),
+        _row(42, "051", "civil registry, judicial records: overloaded, stops", _CR, _JR),
         _row(43, "066", "civil registry via LGSP–NDXP: frequent errors", _CR),
         _row(44, "066", "business registration via LGSP–NDXP: errors", _BR),
         _row(45, "066", "GPLX renewal: result date, return date, result file", _DL),
@@ -142,15 +148,10 @@ APPENDIX_ROWS: dict[int, AppendixRow] = {
         _row(49, "067", "business registration via LGSP–NDXP: errors", _BR),
         _row(50, "067", "GPLX renewal: same 3 fields as row 45", _DL),
         _row(51, "074", "ĐKKD: slow, timeouts, 3 APIs failing; two platforms", _BR),
-        _row(54, "074", "judicial records online: slow, timeouts"),
+        _row(54, "074", "judicial records online: slow, timeouts", _JR),
         _row(55, "074", "civil registry: slow, timeouts", _CR),
         _row(56, "074", "social assistance online: slow, timeouts"),
-        _row(
-            62,
-            "058",
-            "judicial records (shared LLTP): upgrades in business hours",
-            stand_in=_CR,
-        ),
+        _row(62, "058", "judicial records (shared LLTP): upgrades in business hours", _JR),
         _row(63, "058", "ĐKDN/HTX/HKD: timeouts, stale status, file ids, HTX code", _BR),
         _row(64, "058", "social assistance: result date in states 9, 10; result file"),
         _row(66, "025", "GPLX, ĐKDN: components and results not synced", _DL, _BR),

@@ -141,6 +141,11 @@ def _walk(node: Any, steps: tuple[Step, ...], act: Callable[[dict[str, Any], str
     return _walk(child, rest, act)
 
 
+def at_path(body: Any, path: str, act: Callable[[dict[str, Any], str], bool]) -> int:
+    """Apply ``act(parent, name)`` wherever ``path`` reaches in ``body``; how many changed."""
+    return _walk(body, parse_path(path), act)
+
+
 def drop_fields(body: Any, paths: tuple[str, ...]) -> int:
     """Remove every field the paths name; how many were removed (0: nothing to drop)."""
 

@@ -1,7 +1,9 @@
 """The fault kinds (*loại lỗi*): each one class that declares when it acts on a request, applies
 itself, says what the province sees, and checks the operations a rule names.
 
-A new kind is one class here, added to :data:`Fault`; the engine
+A new kind is one class here (or in a module of its family: the contract-drift kinds of FM-08
+are in :mod:`mock_services.fault_drift`, on the base of :mod:`mock_services.fault_base`),
+added to :data:`Fault`; the engine
 (:mod:`mock_services.faults`), the scenario checks (:mod:`mock_services.scenarios`), the report
 (:mod:`ndxp_sim.report`) and the README's reference (:mod:`mock_services.scenario_docs`) read
 everything else from the class. A kind's *phase* is where in a request it acts:
@@ -13,12 +15,14 @@ everything else from the class. A kind's *phase* is where in a request it acts:
 ``answer``
     before the handler; the first fired rule of this phase, in file order, answers instead of
     the handler (``http_error``, ``unavailable``, ``maintenance``, ``reset`` before the
-    response) or waits and lets it run (``hang``);
+    response, ``require_field`` on a request without the field) or waits and lets it run
+    (``hang``);
 ``body``
     after the handler, on a 2xx answer, in the order of :attr:`FaultKind.body_order` then file
     order: a kind may replace the answer (``dangling_file``, ``empty_body``: the others then
     have nothing left to change) or rewrite its JSON (``empty_list``, ``drop_fields``,
-    ``stale_status``, ``wrong_value``);
+    ``stale_status``, ``wrong_value``, and FM-08's ``rename_field``, ``change_type``,
+    ``change_enum``, ``date_format``);
 ``after_body``
     last: the first fired rule of this phase sends the answer its way (``reset`` during the
     body).
@@ -36,22 +40,29 @@ import json
 import math
 import random
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, Field, model_validator
-from starlette.requests import Request
 from starlette.responses import Response
 
 from contracts.catalogue import Operation
-from contracts.common import LifecycleStatus, Problem
+from contracts.common import LifecycleStatus
 from contracts.headers import INJECTED_FAULT_HEADER
+from mock_services.fault_base import (
+    CALLER_GONE,
+    Applying,
+    Body,
+    FaultKind,
+    Loc,
+    Phase,
+    path_issues,
+    problem,
+)
 from mock_services.fault_bodies import (
     Staleness,
-    check_path,
     check_value,
     drop_fields,
     empty_lists,
@@ -60,14 +71,17 @@ from mock_services.fault_bodies import (
     stale_record,
     stale_status_changes,
 )
-from mock_services.fault_network import ResetResponse, Sleep, pause, server_transport
-from mock_services.fault_values import Spec, Window
-from mock_services.service import problem_response
+from mock_services.fault_drift import (
+    ChangeEnum,
+    ChangeType,
+    DateFormat,
+    RenameField,
+    RequireField,
+)
+from mock_services.fault_network import ResetResponse, server_transport
+from mock_services.fault_values import Window
+from ndxp_config.simclock import retry_after
 
-Phase = Literal["capacity", "delay", "answer", "body", "after_body"]
-Loc = tuple[str | int, ...]
-# The caller hung up during an injected wait: nobody reads this (the server discards it).
-CALLER_GONE = 499
 # z = 1.6449: the 95th percentile of the standard normal, to fit a lognormal from p50 and p95.
 _Z95 = 1.6448536269514722
 # Response models with a status history: what stale_status can rewrite.
@@ -80,140 +94,6 @@ HISTORY_MODELS = frozenset(
         "business_registry:DossierDetail",
     }
 )
-
-
-@dataclass
-class Applying:
-    """What a fault needs to act on one request: the request, the fault clock's time, waits
-    (scaled, cut short when the caller hangs up), the rule's generator and per-record draw,
-    its state, and ``mark`` to say it injected something (counted and named in the header)."""
-
-    request: Request
-    operation_id: str
-    now: datetime
-    rng: random.Random
-    keyed: Callable[[str], bool]
-    state: Any
-    mark: Callable[[], None]
-    scale: float
-    sleep: Sleep
-    labels: list[str] = field(default_factory=list)
-
-    async def wait(self, seconds: float) -> bool:
-        """Wait ``seconds`` of simulated time; True if the caller hung up meanwhile."""
-        return await pause(seconds * self.scale, self.request, self.sleep)
-
-
-class Body:
-    """A 2xx answer on its way out, for the ``body`` phase: its JSON is decoded once, lazily."""
-
-    def __init__(self, response: Response) -> None:
-        self.response = response
-        self.final = False  # replaced: nothing is left for the other body faults
-        self.changed = False
-        self._data: Any = None
-        self._decoded = False
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {k: v for k, v in self.response.headers.items() if k.lower() != "content-length"}
-
-    def data(self) -> Any:
-        """The decoded JSON (None if the answer is not JSON, e.g. a file)."""
-        if not self._decoded:
-            self._decoded = True
-            try:
-                self._data = json.loads(bytes(self.response.body))
-            except ValueError:
-                self._data = None
-        return self._data
-
-    def replace(self, response: Response) -> None:
-        self.response, self.final = response, True
-
-    def rendered(self) -> Response:
-        if not self.changed or self.final:
-            return self.response
-        # The same rendering as FastAPI's JSONResponse, so an altered body looks like any other.
-        content = json.dumps(
-            self._data, ensure_ascii=False, allow_nan=False, separators=(",", ":")
-        ).encode()
-        return Response(content, self.response.status_code, self.headers)
-
-
-def problem(
-    status: int, code: str, title: str, detail: str, *, retry_after_s: int | None = None
-) -> Response:
-    headers = {"Retry-After": str(retry_after_s)} if retry_after_s is not None else None
-    return problem_response(Problem(title=title, status=status, code=code, detail=detail), headers)
-
-
-class FaultKind(Spec):
-    """A kind of fault (see the module docstring); subclasses override what they use."""
-
-    PHASE: ClassVar[Phase]
-    failure_mode: ClassVar[str] = ""
-    outcomes: ClassVar[frozenset[str]] = frozenset()
-    spoils: ClassVar[str | None] = None
-    keyed: ClassVar[bool] = False  # drawn once per record, not once per request
-    drawn: ClassVar[bool] = True  # False: applies whenever it matches (a capacity)
-    body_order: ClassVar[int] = 2
-    sees: ClassVar[str] = ""  # what the province sees, for the reference
-
-    def acts_in(self) -> Phase:
-        """The phase this fault acts in (a class's, unless its parameters decide)."""
-        return self.PHASE
-
-    # -- the engine's hooks ---------------------------------------------------------------
-
-    def in_force(self, now: datetime) -> bool:
-        """Whether the rule can fire at ``now`` (before any draw)."""
-        return True
-
-    def new_state(self) -> Any:
-        """Per-rule state, made afresh at each scenario switch."""
-        return None
-
-    def describe_state(self, state: Any) -> dict[str, Any]:
-        return {}
-
-    @asynccontextmanager
-    async def hold(self, at: Applying) -> AsyncIterator[Response | None]:
-        """``capacity``: yield a response to answer at once, or None to go on, then release."""
-        yield None
-
-    def delay_s(self, rng: random.Random) -> float:
-        """``delay``: seconds of simulated time to wait."""
-        return 0.0
-
-    async def answer(self, at: Applying) -> Response | None:
-        """``answer``: a response instead of the handler's, or None to run the handler."""
-        return None
-
-    def alter(self, at: Applying, body: Body) -> bool:
-        """``body``: change the answer; True if something changed (the rule then counts)."""
-        return False
-
-    def after(self, at: Applying, response: Response) -> Response:
-        """``after_body``: the answer, sent this way (headers already name the faults)."""
-        return response
-
-    # -- for the scenario checks and the report -------------------------------------------
-
-    needs_operations: ClassVar[bool] = False
-
-    def operation_issues(self, op: Operation) -> Iterable[tuple[Loc, str]]:
-        """Problems of this fault on ``op`` (locations relative to the rule; ``()``: the
-        operation's own entry)."""
-        return ()
-
-    def explains(self, violations: Iterable[str]) -> tuple[str, ...]:
-        """The contract violations this fault causes (a report attributes them to its rule)."""
-        return ()
-
-    def summary(self) -> str:
-        """What a province sees, with this rule's parameters, in a few words."""
-        return self.sees
 
 
 # -- capacity ----------------------------------------------------------------------------
@@ -281,7 +161,11 @@ class Overload(FaultKind):
     service_time_ms: float = Field(
         default=0.0, ge=0, description="Extra time each request holds its slot (a slow backend)."
     )
-    retry_after_s: int = Field(default=5, ge=0)
+    retry_after_s: int = Field(
+        default=5,
+        ge=0,
+        description="Simulated seconds; sent x NDXP_TIME_SCALE, rounded up (0 stays 0).",
+    )
 
     def new_state(self) -> Capacity:
         return Capacity(self.max_concurrent, self.max_queue)
@@ -300,7 +184,7 @@ class Overload(FaultKind):
                 "provider_overloaded",
                 "The national database is overloaded (quá tải)",
                 "Too many requests in service and in the queue; retry later.",
-                retry_after_s=self.retry_after_s,
+                retry_after_s=retry_after(self.retry_after_s, at.scale),
             )
             return
         if entry == "queued":
@@ -452,7 +336,11 @@ class Unavailable(FaultKind):
     sees: ClassVar[str] = "503 with Retry-After (logged `upstream_overloaded`)"
 
     kind: Literal["unavailable"]
-    retry_after_s: int = Field(default=30, ge=0)
+    retry_after_s: int = Field(
+        default=30,
+        ge=0,
+        description="Simulated seconds; sent x NDXP_TIME_SCALE, rounded up (0 stays 0).",
+    )
     code: str = Field(default="service_unavailable", pattern=r"^[a-z][a-z0-9_]*$")
 
     async def answer(self, at: Applying) -> Response | None:
@@ -462,7 +350,7 @@ class Unavailable(FaultKind):
             self.code,
             "The national database is unavailable",
             "The service is temporarily unavailable; retry after the indicated delay.",
-            retry_after_s=self.retry_after_s,
+            retry_after_s=retry_after(self.retry_after_s, at.scale),
         )
 
     def summary(self) -> str:
@@ -497,7 +385,7 @@ class Maintenance(FaultKind):
             "provider_maintenance",
             "The national database is under maintenance (bảo trì)",
             f"Scheduled maintenance until {end:%H:%M} local time (Asia/Ho_Chi_Minh).",
-            retry_after_s=max(1, math.ceil((end - at.now).total_seconds())),
+            retry_after_s=retry_after((end - at.now).total_seconds(), at.scale),
         )
 
     def summary(self) -> str:
@@ -585,19 +473,6 @@ class EmptyBody(FaultKind):
         return tuple(violations)
 
 
-def _path_issues(
-    op: Operation, key: str, paths: tuple[str, ...], *, want_list: bool
-) -> Iterable[tuple[Loc, str]]:
-    model = op.load_response_model()
-    if model is None:
-        yield (), f"{op.operation_id} answers a file, not JSON"
-        return
-    for index, path in enumerate(paths):
-        why = check_path(model, path, want_list=want_list)
-        if why is not None:
-            yield ("fault", key, index), f"{op.operation_id}: {why}"
-
-
 class EmptyList(FaultKind):
     """Empty the lists at these JSON paths (a page's ``items``: its ``total`` becomes 0)."""
 
@@ -615,7 +490,7 @@ class EmptyList(FaultKind):
         return data is not None and empty_lists(data, self.paths) > 0
 
     def operation_issues(self, op: Operation) -> Iterable[tuple[Loc, str]]:
-        return _path_issues(op, "paths", self.paths, want_list=True)
+        return path_issues(op, "paths", self.paths, want_list=True)
 
     def summary(self) -> str:
         return f"200 with {', '.join(self.paths)} empty"
@@ -638,7 +513,7 @@ class DropFields(FaultKind):
         return data is not None and drop_fields(data, self.fields) > 0
 
     def operation_issues(self, op: Operation) -> Iterable[tuple[Loc, str]]:
-        return _path_issues(op, "fields", self.fields, want_list=False)
+        return path_issues(op, "fields", self.fields, want_list=False)
 
     def explains(self, violations: Iterable[str]) -> tuple[str, ...]:
         named = {path.replace("[*]", "[]") for path in self.fields}  # as the gateway reports
@@ -761,7 +636,12 @@ Fault = Annotated[
     | StaleStatus
     | Maintenance
     | Overload
-    | WrongValue,
+    | WrongValue
+    | RenameField
+    | ChangeType
+    | ChangeEnum
+    | DateFormat
+    | RequireField,
     Field(discriminator="kind"),
 ]
 KIND_CLASSES: dict[str, type[FaultKind]] = {

@@ -12,6 +12,7 @@ A scenario file (:mod:`mock_services.scenarios`) lists rules; the engine
       provinces: ["038"]            # X-NDXP-Province, forwarded by the gateway; empty: any
       consumers: [onestop-thanh-hoa]   # X-NDXP-Consumer; empty: any
       during: [{days: [mon, tue, wed, thu, fri], start: "08:00", end: "11:30"}]  # local time
+      hop: database                 # where it strikes: database (default), lgsp or vdxp
     probability: 0.3                # per matching request (per file / registration: see below)
     fault: {kind: latency, distribution: lognormal, p50_ms: 3000, p95_ms: 32000}
 
@@ -26,6 +27,7 @@ since 1975).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -54,6 +56,13 @@ from mock_services.fault_values import CLOCK_TIME_PATTERN, WEEKDAYS, Spec, Weekd
 
 RULE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 
+Hop = Literal["database", "lgsp", "vdxp"]
+HOPS: tuple[Hop, ...] = ("database", "lgsp", "vdxp")
+# What a hop in front of the gateway can do to a call: hold it, fail it, drop the connection.
+# Kinds that rewrite a database's records (keyed by its file or dossier ids) stay with it.
+HOP_KINDS = frozenset({"latency", "hang", "http_error", "unavailable", "reset", "maintenance",
+                       "overload"})  # fmt: skip
+
 
 class Match(Spec):
     """Which requests a rule concerns; every condition given must hold."""
@@ -70,6 +79,12 @@ class Match(Spec):
     )
     during: tuple[Window, ...] = Field(
         default=(), description="Local-time windows when the rule is live; empty: always."
+    )
+    hop: Hop = Field(
+        default="database",
+        description="Where the fault strikes: the national database (its mock), or a route's "
+        "hop in front of the gateway — the provincial LGSP or VDXP — on calls for this "
+        "provider's operations (FM-10).",
     )
 
     def matches(
@@ -107,6 +122,15 @@ class Rule(Spec):
         return mode
 
     @model_validator(mode="after")
+    def _a_hop_fails_calls_not_records(self) -> Rule:
+        if self.match.hop != "database" and self.fault.kind not in HOP_KINDS:
+            raise ValueError(
+                f"a {self.fault.kind} rule changes a database's records; at the "
+                f"{self.match.hop} hop use one of {', '.join(sorted(HOP_KINDS))}"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _capacity_is_not_a_coin(self) -> Rule:
         if not self.fault.drawn and self.probability != 1.0:
             raise ValueError("an overload rule is a capacity, not a draw: leave probability at 1")
@@ -116,6 +140,8 @@ class Rule(Spec):
 __all__ = [
     "CLOCK_TIME_PATTERN",
     "FAULT_KINDS",
+    "HOPS",
+    "HOP_KINDS",
     "KEYED_KINDS",
     "KIND_CLASSES",
     "RULE_ID_PATTERN",
@@ -127,6 +153,7 @@ __all__ = [
     "Fault",
     "FaultKind",
     "Hang",
+    "Hop",
     "HttpError",
     "Latency",
     "Maintenance",

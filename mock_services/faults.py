@@ -23,7 +23,10 @@ The response names what was injected: ``X-NDXP-Injected-Fault: latency:slow-br,
 drop_fields:coop-no-code`` (kind:rule id, comma-separated); the gateway logs and strips it.
 A reset before the response cannot carry it; :meth:`FaultEngine.describe` counts it anyway.
 Time comes from an injected ``clock`` and waits from an injected ``sleep``, so tests neither
-read the wall clock nor sleep; ``time_scale`` shrinks every wait for fast end-to-end runs.
+read the wall clock nor sleep. ``time_scale`` (``NDXP_TIME_SCALE``) is the simulation's one
+scale: every wait and every ``Retry-After`` is multiplied by it, and the fault clock runs
+``1 / time_scale`` times as fast (:mod:`ndxp_config.simclock`), so a maintenance window's
+Retry-After still ends with the window and a peak hour lasts as long as its waits say.
 """
 
 from __future__ import annotations
@@ -33,13 +36,12 @@ import random
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from fastapi import FastAPI, Response
 
 from contracts.headers import CONSUMER_HEADER, INJECTED_FAULT_HEADER, PROVINCE_HEADER
-from mock_services.dossiers import VIETNAM_TZ
 from mock_services.fault_admin import admin_router
 from mock_services.fault_kinds import CALLER_GONE, Applying, Body
 from mock_services.fault_network import Sleep, pause
@@ -47,6 +49,7 @@ from mock_services.fault_specs import Rule
 from mock_services.people import keyed_int, keyed_random
 from mock_services.scenarios import Scenario
 from mock_services.service import CallNext, OperationContext
+from ndxp_config.simclock import SimClock
 
 Clock = Callable[[], datetime]
 
@@ -84,6 +87,10 @@ class _Active:
 class FaultEngine:
     """Applies the active scenario's rules of one provider to every request of its mock."""
 
+    # Where this engine strikes: a mock is the database; a route's hop (hops/) is "lgsp" or
+    # "vdxp" and takes the rules of that hop for calls to this provider's operations.
+    hop: str = "database"
+
     def __init__(
         self,
         provider: str,
@@ -93,11 +100,8 @@ class FaultEngine:
         sleep: Sleep = asyncio.sleep,
         time_scale: float = 1.0,
     ) -> None:
-        if time_scale <= 0:
-            raise ValueError("time_scale must be positive")
         self.provider = provider
-        self._clock = clock or (lambda: datetime.now(VIETNAM_TZ))
-        self._offset = timedelta(0)
+        self._clock = SimClock(time_scale, wall=clock)  # refuses a scale <= 0
         self._sleep = sleep
         self._scale = time_scale
         self._active = _Active(None)
@@ -113,15 +117,16 @@ class FaultEngine:
         One assignment: a request in flight finishes under the scenario it started with.
         """
         rules: list[_Live] = []
-        for rule in scenario.rules_for(self.provider) if scenario else ():
+        for rule in scenario.rules_for(self.provider, self.hop) if scenario else ():
             seed = scenario.seed if scenario else 0
             rng = random.Random(keyed_int(seed, "fault-rule", rule.id))
             rules.append(_Live(rule, rng, seed, rule.fault.new_state()))
         self._active = _Active(scenario, tuple(rules))
 
     def now(self) -> datetime:
-        """The fault clock: the injected clock, shifted by :meth:`set_clock`."""
-        return (self._clock() + self._offset).astimezone(VIETNAM_TZ)
+        """The fault clock: simulated local time (:class:`~ndxp_config.simclock.SimClock`),
+        running ``1 / time_scale`` times as fast as the injected clock."""
+        return self._clock.now()
 
     def set_clock(self, at: datetime | None) -> None:
         """Make the fault clock read ``at`` now and run on from there (None: the real time).
@@ -129,7 +134,7 @@ class FaultEngine:
         Time-of-day matches and maintenance windows read this clock, so a trainer or a test
         can show Tuesday 09:00's maintenance on a Saturday night; nothing else is shifted.
         """
-        self._offset = timedelta(0) if at is None else at - self._clock()
+        self._clock.set(at)
 
     def describe(self) -> dict[str, Any]:
         """The active scenario and how often each of this provider's rules injected its fault."""
@@ -149,7 +154,7 @@ class FaultEngine:
             "scenario": active.scenario.model_dump(mode="json") if active.scenario else None,
             "rules": rules,
             "clock": self.now().isoformat(timespec="seconds"),
-            "clock_shifted": self._offset != timedelta(0),
+            "clock_shifted": self._clock.shifted,
         }
 
     async def intercept(self, context: OperationContext, call_next: CallNext) -> Response:

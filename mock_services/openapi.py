@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
+from contracts.catalogue import contract_name
 from contracts.common import install_problem_schema
 from contracts.published import render
 
@@ -36,17 +37,19 @@ class Example:
 ExamplesFactory = Callable[[int], Mapping[str, Example]]
 
 
-def openapi_document(app: FastAPI) -> dict[str, Any]:
+def openapi_document(app: FastAPI, version: int | None = None) -> dict[str, Any]:
     """An app's OpenAPI 3.1 document: FastAPI's, plus the Problem schema and, for a mock, the
-    examples (the gateway's document is built here too)."""
-    if app.openapi_schema:
+    examples (the gateway's document is built here too). ``version``: only the routes under
+    ``/v{version}/`` (a published contract); None: every route (what the app serves)."""
+    if version is None and app.openapi_schema:
         return app.openapi_schema
+    routes = app.routes if version is None else app.state.contract_routers[version].routes
     doc = get_openapi(
-        title=app.title,
-        version=app.version,
+        title=app.title if version in (None, 1) else f"{app.title}, contract v{version}",
+        version=app.version if version in (None, 1) else f"{version}.0.0",
         openapi_version="3.1.0",
         description=app.description,
-        routes=app.routes,
+        routes=routes,
         tags=app.openapi_tags,
     )
     install_problem_schema(doc)
@@ -54,8 +57,14 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
     if factory is not None:
         base_url = app.state.settings.mocks.url(app.state.provider)
         _add_examples(doc, factory(app.state.seed), base_url)
-    app.openapi_schema = doc
+    if version is None:
+        app.openapi_schema = doc
     return doc
+
+
+def contract_versions(app: FastAPI) -> list[int]:
+    """The contract versions an app serves (see :func:`mock_services.service.add_version`)."""
+    return sorted(app.state.contract_routers)
 
 
 def _add_examples(doc: dict[str, Any], examples: Mapping[str, Example], base_url: str) -> None:
@@ -102,5 +111,10 @@ def mock_apps() -> dict[str, FastAPI]:
 
 
 def published_documents() -> dict[str, str]:
-    """File name → YAML text of every published contract of the mock databases."""
-    return {f"{name}.yaml": render(app.openapi()) for name, app in mock_apps().items()}
+    """File name → YAML text of every published contract of the mock databases: one document
+    per contract version (``population.yaml`` for v1, ``population.v2.yaml`` beside it)."""
+    return {
+        f"{contract_name(name, version)}.yaml": render(openapi_document(app, version))
+        for name, app in mock_apps().items()
+        for version in contract_versions(app)
+    }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, timedelta
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, FastAPI, Path, Request
 
@@ -49,6 +49,7 @@ from mock_services.people import (
 from mock_services.service import (
     OperationRoute,
     ServiceInfo,
+    add_version,
     contract_route,
     create_service_app,
     not_found,
@@ -244,7 +245,27 @@ OldIdPath = Annotated[str, Path(pattern=OLD_ID_PATTERN, description=OLD_ID_DESCR
 router = APIRouter(prefix="/v1", route_class=OperationRoute, tags=["population"])
 
 
-@contract_route(router, PROVIDER, "get_citizen", problems=(404, 422))
+def _links(**links: tuple[str, dict[str, str]]) -> dict[str, Any]:
+    """OpenAPI links of the 200 answer: name → (operation id, parameter → expression)."""
+    found = {
+        name: {"operationId": op, "parameters": params} for name, (op, params) in links.items()
+    }
+    return {"responses": {"200": {"links": found}}}
+
+
+@contract_route(
+    router,
+    PROVIDER,
+    "get_citizen",
+    problems=(404, 422),
+    openapi_extra=_links(
+        GetHouseholdHead=(
+            "get_citizen",
+            {"personal_id": "$response.body#/household/head_personal_id"},
+        ),
+        ResolveOldId=("resolve_legacy_id", {"old_id_number": "$response.body#/old_id_number"}),
+    ),
+)
 def get_citizen(request: Request, personal_id: PersonalIdPath) -> Citizen:
     """The 20 shared fields of one citizen (tra cứu thông tin công dân)."""
     try:
@@ -265,7 +286,15 @@ def post_verify_household(request: Request, claim: HouseholdVerification) -> Ver
     return verify_household(request.app.state.seed, claim)
 
 
-@contract_route(router, PROVIDER, "resolve_legacy_id", problems=(404, 422))
+@contract_route(
+    router,
+    PROVIDER,
+    "resolve_legacy_id",
+    problems=(404, 422),
+    openapi_extra=_links(
+        GetCitizen=("get_citizen", {"personal_id": "$response.body#/personal_id"})
+    ),
+)
 def get_legacy_id(request: Request, old_id_number: OldIdPath) -> LegacyIdMapping:
     """The 12-digit personal id that replaced an old 9-digit ID (CMND → CCCD)."""
     personal_id = personal_id_for_legacy(request.app.state.seed, old_id_number)
@@ -316,8 +345,17 @@ INFO = ServiceInfo(
 
 
 def create_app(settings: Settings) -> FastAPI:
-    """The population mock, serving exactly ``contracts/openapi/population.yaml``."""
-    app = create_service_app(INFO, router, settings, state={"examples": examples})
+    """The population mock, serving ``contracts/openapi/population.yaml`` (v1) and
+    ``population.v2.yaml`` (v2) side by side."""
+    from mock_services.population_v2 import examples_v2  # imports this one
+    from mock_services.population_v2 import router as router_v2
+
+    def both_examples(seed: int) -> dict[str, Example]:
+        first = examples(seed)
+        return {**first, **examples_v2(seed, first)}
+
+    app = create_service_app(INFO, router, settings, state={"examples": both_examples})
+    add_version(app, router_v2)
 
     @app.get("/samples", include_in_schema=False)
     def samples(province: str = "001", count: int = 5) -> dict[str, object]:

@@ -53,11 +53,27 @@ def province_samples(seed: int, provider: Provider, province_code: str) -> Provi
         "business-registry": _business,
         "driver-licence": _driver,
         "civil-registry": _civil,
+        "judicial-records": _judicial,
     }[provider]
-    calls = build(seed, province_code)
+    calls = _with_v2(provider, build(seed, province_code))
     missing = {op.operation_id for op in operations_of(provider)} - set(calls)
     assert not missing, f"no sample for {sorted(missing)}"  # a new operation needs one here
     return ProviderSamples(provider=provider, province=province_code, operations=calls)
+
+
+def _with_v2(provider: Provider, calls: dict[str, SampleCall]) -> dict[str, SampleCall]:
+    """v1's calls repeated for the provider's v2 operations, with what v2 adds to a request."""
+    from mock_services.population_v2 import PROCEDURE_CODE
+
+    additions = {"verify_citizen_v2": {"procedure_code": PROCEDURE_CODE}}
+    found = dict(calls)
+    for op in operations_of(provider):
+        v1_call = calls.get(op.operation_id.removesuffix("_v2"))
+        if op.version == 2 and v1_call is not None:
+            extra = additions.get(op.operation_id)
+            body = {**(v1_call.body or {}), **extra} if extra else v1_call.body
+            found[op.operation_id] = v1_call.model_copy(update={"body": body})
+    return found
 
 
 def _utc(moment: datetime) -> str:
@@ -183,6 +199,26 @@ def _civil(seed: int, code: str) -> dict[str, SampleCall]:
             optional_query={
                 "cursor": encode_cursor((to_us(datetime(2024, 1, 1, tzinfo=UTC)), 1, 0))
             },
+        ),
+    }
+
+
+def _judicial(seed: int, code: str) -> dict[str, SampleCall]:
+    from mock_services.judicial_records import example_request, nth_request_id  # (import cycle)
+
+    return {
+        "request_certificate": SampleCall(
+            summary="a Phiếu số 1 for a job, for a citizen of the province (idempotent on its "
+            "dossier code)",
+            body=example_request(seed, code, number=9101).model_dump(mode="json"),
+        ),
+        "get_certificate_request": SampleCall(
+            summary="the request: its id is the one request_certificate returned"
+        ),
+        "get_certificate": SampleCall(
+            summary="the certificate of the province's sandbox request, issued long ago (a new "
+            "request's certificate is 409 certificate_not_ready until it is issued)",
+            path_params={"request_id": nth_request_id(seed, code, seq=0)},
         ),
     }
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from mock_services.failure_modes import FAILURE_MODES, cited_rows, format_rows
 from mock_services.fault_kinds import KIND_CLASSES, FaultKind, parameters
-from mock_services.fault_specs import Match, Rule
+from mock_services.fault_specs import HOP_KINDS, Match, Rule
 from mock_services.scenarios import Scenario, load_catalogue
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -35,6 +35,8 @@ def _rows(sources: tuple[str, ...]) -> str:
 
 def _where(match: Match) -> str:
     parts = [f"`{match.provider}`"]
+    if match.hop != "database":
+        parts[0] += f" at the {match.hop} hop"
     if match.operations:
         parts.append(", ".join(match.operations))
     if match.provinces:
@@ -100,6 +102,7 @@ def kinds_block() -> str:
             f"{_cell(cls.sees)} |"
         )
     provinces = Match.model_fields["provinces"].description
+    during = Match.model_fields["during"].description
     keyed = ", ".join(f"`{k}`" for k, c in KIND_CLASSES.items() if c.keyed)
     modes = ", ".join(FAILURE_MODES)
     lines += [
@@ -108,9 +111,19 @@ def kinds_block() -> str:
         "registry entry), so a rule limited to `044` fires only for Quảng Bình's one-stop "
         "system, whatever the data asked about.",
         "- Rules stack: every matching rule draws on its own (its `probability`, from its own "
-        f"seeded generator); {keyed} draw once per record instead. Fired delays add up; the "
+        f"seeded generator); {keyed} draw once per record instead. Capacities (`overload`) "
+        "nest, held in file order. Fired delays add up; the "
         "first fired *answer* rule in file order answers; *body* rules then change the answer "
         "in turn (a replaced answer leaves nothing for the others).",
+        f"- `match.during`: {during} A time-of-day condition: a list of weekly windows "
+        '`{days: [mon, …], start: "HH:MM", end: "HH:MM"}` (end excluded; a window never '
+        "spans midnight: write two), local time in Asia/Ho_Chi_Minh, read on the simulated "
+        "clock — it runs `1 / NDXP_TIME_SCALE` times as fast as the wall clock and `PUT "
+        "/admin/clock` (or `PUT /admin/scenario`'s `at`) sets it. Outside its windows the rule "
+        "is not there (no draw, no capacity), e.g. `reported-2024`'s peak-hour congestion.",
+        f"- `match.hop`: {Match.model_fields['hop'].description} At a hop only "
+        f"{', '.join(f'`{k}`' for k in sorted(HOP_KINDS))} apply; the province's calls "
+        "there never reach the gateway, and the report places them at that hop.",
         f"- `failure_mode` must be one of REPORTS.md's: {modes}.",
         "- `NDXP_SCENARIOS_DIR` points the gateway and `ndxp-sim scenario` at another folder "
         "of scenario files (default: `scenarios/`).",

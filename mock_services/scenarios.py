@@ -56,8 +56,13 @@ class Scenario(Spec):
             raise ValueError("a scenario with rules cites the report rows it reproduces (source)")
         return self
 
-    def rules_for(self, provider: str) -> tuple[Rule, ...]:
-        return tuple(rule for rule in self.rules if rule.match.provider == provider)
+    def rules_for(self, provider: str, hop: str = "database") -> tuple[Rule, ...]:
+        """The rules for calls to ``provider``'s operations that strike at ``hop``."""
+        return tuple(
+            rule
+            for rule in self.rules
+            if rule.match.provider == provider and rule.match.hop == hop
+        )
 
     @property
     def failure_modes(self) -> tuple[str, ...]:

@@ -141,7 +141,9 @@ def create_service_app(
     app.state.interceptor = passthrough
     for key, value in (state or {}).items():
         setattr(app.state, key, value)
+    _guard_concrete_paths(router)
     app.include_router(router)
+    app.state.contract_routers = {_version(router): router}
     _install_error_handlers(app)
 
     @app.get("/healthz", include_in_schema=False)
@@ -168,6 +170,57 @@ def create_service_app(
 
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     return app
+
+
+def add_version(app: FastAPI, router: APIRouter) -> None:
+    """Serve another version of the app's contract (``router.prefix`` is ``/v2``) beside the
+    first; each version is published as its own document (``population.v2.yaml``)."""
+    _guard_concrete_paths(router)
+    app.include_router(router)
+    app.state.contract_routers[_version(router)] = router
+
+
+_ALL_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"})
+
+
+def _method_not_allowed() -> None:
+    raise StarletteHTTPException(405)
+
+
+def _guard_concrete_paths(router: APIRouter) -> None:
+    """``GET /v1/citizens/verify`` is not the citizen "verify" (a 422 on its id): as in OpenAPI
+    path matching, a concrete path wins over a template (``/v1/citizens/{personal_id}``), so
+    the other methods of a concrete path that a template also matches are 405 with ``Allow``.
+    Starlette takes the first full match, so the guards go first."""
+    routes = [r for r in router.routes if isinstance(r, APIRoute)]
+    guarded = {r.path for r in routes if r.name == "method_guard"}
+    for route in routes:
+        if "{" in route.path or route.path in guarded:
+            continue
+        shadowing = [
+            r for r in routes if "{" in r.path and r.path_regex.match(route.path) is not None
+        ]
+        if shadowing:
+            methods = sorted(
+                _ALL_METHODS
+                - set().union(*(r.methods or () for r in routes if r.path == route.path))
+            )
+            guard = APIRoute(
+                route.path,
+                _method_not_allowed,
+                methods=methods,
+                name="method_guard",
+                include_in_schema=False,
+                response_model=None,
+            )
+            router.routes.insert(0, guard)
+            guarded.add(route.path)
+
+
+def _version(router: APIRouter) -> int:
+    if not re.fullmatch(r"/v\d+", router.prefix):
+        raise ValueError(f"a contract router's prefix is its version (/v1), not {router.prefix!r}")
+    return int(router.prefix[2:])
 
 
 def _install_error_handlers(app: FastAPI) -> None:

@@ -17,17 +17,20 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEV_JWT_SECRET = "ndxp-sim-dev-signing-key-not-for-production-use"
 DEV_ADMIN_TOKEN = "ndxp-dev-admin"
 
-MockName = Literal["population", "business-registry", "driver-licence", "civil-registry"]
+MockName = Literal[
+    "population", "business-registry", "driver-licence", "civil-registry", "judicial-records"
+]
 MOCK_NAMES: tuple[MockName, ...] = (
     "population",
     "business-registry",
     "driver-licence",
     "civil-registry",
+    "judicial-records",
 )
 
 
 class MockSettings(BaseModel):
-    """The four mock national databases (*CSDL quốc gia*)."""
+    """The five mock national databases (*CSDL quốc gia*)."""
 
     host: str = "127.0.0.1"
     ports: dict[MockName, int] = Field(
@@ -36,6 +39,7 @@ class MockSettings(BaseModel):
             "business-registry": 8102,
             "driver-licence": 8103,
             "civil-registry": 8104,
+            "judicial-records": 8105,
         }
     )
     urls: dict[MockName, str] = Field(
@@ -47,7 +51,8 @@ class MockSettings(BaseModel):
     lifecycle_minute_s: float = Field(
         default=60.0,
         gt=0,
-        description="Wall-clock seconds per simulated minute of civil-registry processing; "
+        description="Wall-clock seconds per simulated minute of civil-registry and "
+        "judicial-records processing; "
         "lower it to watch dossiers move through their lifecycle faster.",
     )
 
@@ -163,6 +168,67 @@ class GatewaySettings(BaseModel):
         return f"http://{self.host}:{self.port}"
 
 
+class HopSettings(BaseModel):
+    """A route's hop in front of the gateway (``hops/``): the provincial LGSP or VDXP."""
+
+    host: str = "127.0.0.1"
+    port: int = 8201
+    public_url: str | None = Field(
+        default=None,
+        description="Where callers reach it, when not at host:port (between containers).",
+    )
+    gateway_url: str | None = Field(
+        default=None, description="Where it reaches the NDXP gateway; None: gateway.url."
+    )
+    timeout_s: float = Field(
+        default=40.0,
+        gt=0,
+        description="How long it waits for the gateway's answer (x NDXP_TIME_SCALE); longer "
+        "than the gateway's own 35 s total so the gateway's 504 reaches the province.",
+    )
+
+    @property
+    def url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
+class VdxpSettings(HopSettings):
+    """VDXP (*trục liên thông văn bản quốc gia*) as an X-Road-style route speaking PR-REST."""
+
+    port: int = 8202
+    instance: str = Field(default="VN", description="The X-Road instance of /r1/{instance}/...")
+    error_spelling: Literal["7.7", "7.8"] = Field(
+        default="7.8",
+        description='X-Road error codes as up to 7.7 ("Server.ServerProxy.AccessDenied") or '
+        'from 7.8 ("server.serverproxy.access_denied").',
+    )
+
+
+RouteName = Literal["direct", "lgsp", "vdxp"]
+
+
+_PROVINCE_ROUTES: dict[str, RouteName] = {"080": "direct", "002": "vdxp"}
+
+
+class RouteSettings(BaseModel):
+    """Which way each province's one-stop system reaches NDXP (FM-10, rows 2, 43-49, 87).
+
+    ``direct`` is the 1:1 connection the guidance prescribes; ``lgsp`` goes through the
+    province's LGSP, as most provinces run; ``vdxp`` through the X-Road-style VDXP route.
+    """
+
+    default: RouteName = "lgsp"
+    provinces: dict[str, RouteName] = Field(
+        # Long An connects 1:1 as the guidance prescribes (row 2); Hà Giang's documents send
+        # it through VDXP (row 87).
+        default_factory=lambda: dict(_PROVINCE_ROUTES),
+        description="Per province code, the provinces not on the default route.",
+    )
+
+    def of(self, province: str | None) -> RouteName:
+        return self.provinces.get(province or "", self.default)
+
+
 class LiveSettings(BaseModel):
     """The trainers' live view (``ndxp-sim serve-live``): a page fed by finished exchanges."""
 
@@ -194,6 +260,12 @@ class Settings(BaseSettings):
     mocks: MockSettings = Field(default_factory=MockSettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     live: LiveSettings = Field(default_factory=LiveSettings)
+    lgsp: HopSettings = Field(
+        default_factory=HopSettings,
+        description="The provincial LGSP (*nền tảng tích hợp, chia sẻ dữ liệu cấp tỉnh*).",
+    )
+    vdxp: VdxpSettings = Field(default_factory=VdxpSettings)
+    routes: RouteSettings = Field(default_factory=RouteSettings)
     time_scale: float = Field(
         default=1.0,
         gt=0,

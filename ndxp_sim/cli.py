@@ -10,13 +10,14 @@ import contextlib
 import os
 import signal
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Literal, NoReturn
 
 import typer
 from rich.console import Console
 
 from ndxp_config.settings import MOCK_NAMES, Settings, get_settings
 from ndxp_sim.cli_consumers import consumers_app, kit_command
+from ndxp_sim.cli_contracts import contracts_app
 from ndxp_sim.cli_scenarios import report_command, scenario_app
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ app.add_typer(scenario_app, name="scenario")
 app.command("report")(report_command)
 app.command("kit")(kit_command)
 app.add_typer(consumers_app, name="consumers")
+app.add_typer(contracts_app, name="contracts")
 
 # What stops `up` in order: docker stop/systemd/kill, Ctrl-C, the terminal closing.
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
@@ -69,6 +71,14 @@ def up(
             min=0.001, help="Flows per second for --traffic; default from the reports (0.5)."
         ),
     ] = None,
+    traffic_shape: Annotated[
+        Literal["flat", "business-day"],
+        typer.Option(
+            help="flat: --traffic-rate all day; business-day: --traffic-rate at the morning "
+            "peak, less at other hours of the simulated day (the mocks' fault clock, which "
+            "runs 1/NDXP_TIME_SCALE as fast; PUT /admin/clock moves it).",
+        ),
+    ] = "flat",
     live: Annotated[
         bool,
         typer.Option(
@@ -125,7 +135,14 @@ def up(
         try:
             if gateway:
                 supervisor.reset_metrics_dir(settings)
-            _start_stack(settings, services, timeout, scenario, observe, traffic, traffic_rate)
+            _start_stack(
+                settings,
+                services,
+                timeout,
+                scenario,
+                observe,
+                (traffic, traffic_rate, traffic_shape),
+            )
             _print_welcome(settings, services, gateway=gateway)
             dead = supervisor.watch(services)  # a child that dies on its own stops them all
         except KeyboardInterrupt:
@@ -147,12 +164,13 @@ def _start_stack(
     timeout: float,
     scenario: str | None,
     observe: bool,
-    traffic: bool,
-    traffic_rate: float | None,
+    traffic_asked: tuple[bool, float | None, Literal["flat", "business-day"]],
 ) -> None:
-    """Start ``services``, then the scenario, traffic and Prometheus asked for; on failure
-    print why and exit 1 (the caller stops whatever was started)."""
+    """Start ``services``, then the scenario, traffic (on, rate, shape) and Prometheus asked
+    for; on failure print why and exit 1 (the caller stops whatever was started)."""
     from ndxp_sim import supervisor
+
+    traffic, traffic_rate, traffic_shape = traffic_asked
 
     gateway = any(s.name == "gateway" or s.name.startswith("gateway-") for s in services)
     if (traffic or traffic_rate is not None) and not gateway:
@@ -168,10 +186,14 @@ def _start_stack(
         from ndxp_sim.traffic import traffic_service
 
         rate = traffic_rate or DEFAULT_RATE
-        runner = traffic_service(settings, rate)  # no /healthz: started once the stack is up
+        # no /healthz: started once the stack is up
+        runner = traffic_service(settings, rate, shape=traffic_shape)
         runner.start()
         services.append(runner)
-        console.print(f"Traffic: {rate:g} flows/s from the 63 one-stop systems ({runner.log_path})")
+        at_peak = " at the peak of the business day" if traffic_shape == "business-day" else ""
+        console.print(
+            f"Traffic: {rate:g} flows/s{at_peak} from the 63 one-stop systems ({runner.log_path})"
+        )
     if observe and gateway:
         from ndxp_sim import observe as observability
 
@@ -311,7 +333,8 @@ def demo(
     flow: Annotated[
         str,
         typer.Argument(
-            help="licence-renewal, birth-registration, business-sync or household-verification."
+            help="licence-renewal, birth-registration, business-sync, household-verification "
+            "or criminal-record-certificate."
         ),
     ],
     province: Annotated[
@@ -361,6 +384,23 @@ def serve_mock(
         port=settings.mocks.ports[name],
         log_level="warning",
     )
+
+
+@app.command("serve-hop")
+def serve_hop(
+    name: Annotated[str, typer.Argument(help="lgsp (the provincial LGSP) or vdxp (PR-REST).")],
+) -> None:
+    """Run one route's hop in front of the gateway (`up` starts both; NDXP_LGSP__PORT...)."""
+    import uvicorn
+
+    from hops import create_lgsp_app, create_vdxp_app
+
+    settings = get_settings()
+    factories = {"lgsp": create_lgsp_app, "vdxp": create_vdxp_app}
+    if name not in factories:
+        raise typer.BadParameter(f"unknown hop {name!r}; choose lgsp or vdxp")
+    own = settings.lgsp if name == "lgsp" else settings.vdxp
+    uvicorn.run(factories[name](settings), host=own.host, port=own.port, log_level="warning")
 
 
 @app.command("serve-live")

@@ -208,6 +208,7 @@ def report_command(
             report = report_from_gateway(
                 gateway or settings.gateway.url,
                 settings.gateway.admin_token.get_secret_value(),
+                hops={"lgsp": settings.lgsp.url, "vdxp": settings.vdxp.url},
                 run_id=None if ranged else run,
                 since=since_at,
                 until=until_at,

@@ -36,12 +36,14 @@ DATABASES = {
     "business-registry": "business registration database (CSDLQG về đăng ký doanh nghiệp)",
     "driver-licence": "driver-licence database (CSDL giấy phép lái xe)",
     "civil-registry": "civil registry (hệ thống hộ tịch)",
+    "judicial-records": "judicial-records database (CSDL lý lịch tư pháp)",
 }
 TITLES: dict[FlowName, str] = {
     "licence_renewal": "Driver-licence renewal intake (tiếp nhận hồ sơ đổi GPLX)",
     "birth_registration": "Linked birth registration (liên thông đăng ký khai sinh)",
     "business_sync": "Business dossier sync (đồng bộ hồ sơ đăng ký kinh doanh)",
     "household_verification": "Household verification (xác thực thông tin hộ gia đình)",
+    "criminal_record_certificate": "Criminal-record certificate (cấp Phiếu lý lịch tư pháp)",
 }
 # What a code means to the province (README's error table), told when a hop fails.
 MEANINGS = {

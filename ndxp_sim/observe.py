@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 COMMITTED_CONFIG = ROOT / "deploy" / "prometheus" / "prometheus.yml"
 DEFAULT_PORT = 9090
 GATEWAY_JOB = "ndxp-gateway"
+HOPS_JOB = "ndxp-hops"
 SELF_JOB = "prometheus"
 INSTALL_HINT = "install it with `sudo apt-get install -y prometheus` (Debian/Ubuntu)"
 
@@ -51,7 +52,7 @@ def render_config(
     committed: Path = COMMITTED_CONFIG,
     gateway_targets: list[str] | None = None,
 ) -> str:
-    """The committed scrape config, pointed at this machine's gateway and Prometheus.
+    """The committed scrape config, pointed at this machine's gateway, hops and Prometheus.
 
     ``gateway_targets`` (``host:port``) are the gateway instances of ``up --replicas``, each
     scraped on its own; by default the one gateway of the settings. The committed file finds
@@ -61,6 +62,7 @@ def render_config(
     targets = {
         GATEWAY_JOB: gateway_targets
         or [f"{_loopback(settings.gateway.host)}:{settings.gateway.port}"],
+        HOPS_JOB: [f"{_loopback(hop.host)}:{hop.port}" for hop in (settings.lgsp, settings.vdxp)],
         SELF_JOB: [f"127.0.0.1:{port}"],
     }
     jobs = [job for job in config["scrape_configs"] if job["job_name"] in targets]

@@ -32,11 +32,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from datetime import datetime
+from itertools import chain
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from contracts.exchange import OUTCOME_OK, ExchangeRecord, parse_injected_faults
 from contracts.gateway import Run
+from contracts.hops import HopRecord
 from contracts.provinces import PROVINCES
 from mock_services.dossiers import VIETNAM_TZ
 from mock_services.fault_specs import Rule
@@ -51,6 +53,7 @@ from ndxp_sim.failure_modes import (
     format_rows,
     kind_class,
 )
+from ndxp_sim.report_hops import FailureOrigin, Origins, as_exchange
 
 _TIMEOUT = "upstream_timeout"
 _PROVINCE_NAMES = {p.code: p.name for p in PROVINCES}
@@ -121,6 +124,14 @@ class Report(_Model):
     failure_modes: list[FailureModeRow]
     rules: list[RuleRow]
     cells: list[CellRow]
+    origins: list[FailureOrigin] = Field(
+        default=[],
+        description="Where the failures arose (a route's hop, the gateway, a database), by "
+        "trace id across the hops' logs and the gateway's.",
+    )
+    hop_logs: dict[str, int] = Field(
+        default={}, description="The hops' logs read for the origins: records per hop."
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,15 +247,29 @@ def build_report(
     run: Run | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    hop_records: Mapping[str, Sequence[HopRecord]] | None = None,
 ) -> Report:
-    """The report of ``records``; ``provinces`` maps consumer id → province code."""
+    """The report of ``records``; ``provinces`` maps consumer id → province code.
+
+    ``hop_records`` (by hop) are the routes' hops' logs: failures that arose at a hop count
+    as exchanges too (:func:`~ndxp_sim.report_hops.as_exchange`), and every failure is placed
+    at its origin (:class:`~ndxp_sim.report_hops.Origins`).
+    """
+    hop_records = hop_records or {}
+    origins = Origins(provinces)
+    at_hops = [
+        exchange
+        for logged in hop_records.values()
+        for hop in logged
+        if (exchange := as_exchange(hop)) is not None
+    ]
     rules = _Rules(run, provinces)
     outcomes: Counter[str] = Counter()
     by_mode: dict[str, _Tally] = defaultdict(_Tally)
     by_rule: dict[str, _Tally] = defaultdict(_Tally)
     by_cell: dict[tuple[str, str], _Tally] = defaultdict(_Tally)
     total = 0
-    for record in records:
+    for record in chain(map(origins.see, records), at_hops):
         total += 1
         outcomes[record.outcome] += 1
         province = provinces.get(record.consumer or "") or "-"
@@ -265,6 +290,8 @@ def build_report(
         failure_modes=[_mode_row(mode, by_mode[mode], rules) for mode in sorted(by_mode)],
         rules=[_rule_row(rule_id, by_rule[rule_id], rules) for rule_id in sorted(by_rule)],
         cells=[_cell_row(cell, by_cell[cell], rules) for cell in sorted(by_cell)],
+        origins=origins.rows(hop for logged in hop_records.values() for hop in logged),
+        hop_logs={hop: len(logged) for hop, logged in sorted(hop_records.items())},
     )
 
 

@@ -4,7 +4,7 @@ how it is printed (``--format table|md|json``)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,6 +14,7 @@ from rich.table import Table
 
 from contracts.exchange import ExchangeRecord
 from contracts.gateway import RegistryView, Run
+from contracts.hops import HopRecord
 from ndxp_sim.report import Report, build_report
 
 _TIMEOUT_S = 60.0
@@ -30,8 +31,13 @@ def report_from_gateway(
     run_id: str | None = "latest",
     since: datetime | None = None,
     until: datetime | None = None,
+    hops: Mapping[str, str] | None = None,
 ) -> Report:
-    """Read a run (or a time range) and its exchanges from a running gateway's admin API."""
+    """Read a run (or a time range) and its exchanges from a running gateway's admin API.
+
+    ``hops`` (name → URL: the LGSP, VDXP) are read too, for where each failure arose; a hop
+    that does not answer is left out (a stack without it), and the report says which were read.
+    """
     headers = {"Authorization": f"Bearer {admin_token}"}
     with httpx.Client(base_url=gateway_url, headers=headers, timeout=_TIMEOUT_S) as client:
         run = None
@@ -46,7 +52,29 @@ def report_from_gateway(
             params["until"] = until.isoformat()
         records = list(_exported(client, params))
     provinces = {c.id: c.province for c in registry.consumers}
-    return build_report(records, provinces=provinces, run=run, since=since, until=until)
+    hop_records = {
+        name: logged
+        for name, url in (hops or {}).items()
+        if (logged := _hop_log(url, headers, since, until)) is not None
+    }
+    return build_report(
+        records, provinces=provinces, run=run, since=since, until=until, hop_records=hop_records
+    )
+
+
+def _hop_log(
+    url: str, headers: dict[str, str], since: datetime | None, until: datetime | None
+) -> list[HopRecord] | None:
+    """A hop's records in the range, or None when the hop does not answer."""
+    params = {k: v.isoformat() for k, v in (("since", since), ("until", until)) if v is not None}
+    try:
+        response = httpx.get(f"{url}/_hop/exchanges", params=params, headers=headers,
+                             timeout=_TIMEOUT_S)  # fmt: skip
+    except httpx.HTTPError:
+        return None
+    if response.status_code != 200:
+        raise ReportSourceError(f"{url}/_hop/exchanges answered {response.status_code}")
+    return [HopRecord.model_validate(item) for item in response.json()]
 
 
 def report_from_file(path: Path, provinces: dict[str, str | None]) -> Report:
@@ -200,6 +228,9 @@ def render_markdown(report: Report) -> str:
         ])  # fmt: skip
     lines += ["", "## Province × provider", ""]
     lines += table(_CELL_HEAD, _cell_cells(report)) if report.cells else ["No exchanges."]
+    if report.origins:
+        lines += ["", "## Where the failures arose", "", _hop_logs(report), ""]
+        lines += table(_ORIGIN_HEAD, _origin_cells(report))
     return "\n".join(lines) + "\n"
 
 
@@ -229,6 +260,36 @@ def render_table(report: Report, console: Console) -> None:
         for cells in _cell_cells(report):
             grid.add_row(*cells)
         console.print(grid)
+    if report.origins:
+        origins = Table(title="Where the failures arose", caption=_hop_logs(report))
+        for name in _ORIGIN_HEAD:
+            origins.add_column(name, overflow="fold")
+        for cells in _origin_cells(report):
+            origins.add_row(*cells)
+        console.print(origins)
+
+
+_ORIGIN_HEAD = ("hop", "system", "failures", "routes", "rules", "provinces", "trace ids")
+
+
+def _hop_logs(report: Report) -> str:
+    read = ", ".join(f"{hop} {count}" for hop, count in report.hop_logs.items())
+    return f"By trace id across the gateway's log and the hops' ({read or 'none read'})."
+
+
+def _origin_cells(report: Report) -> list[list[str]]:
+    return [
+        [
+            row.hop,
+            row.system,
+            _counts(row.failures),
+            _counts(row.routes),
+            _counts(row.rules),
+            ", ".join(row.provinces),
+            ", ".join(row.trace_ids),
+        ]
+        for row in report.origins
+    ]
 
 
 def render(report: Report, fmt: str, console: Console) -> None:

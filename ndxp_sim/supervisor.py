@@ -10,11 +10,11 @@ Each service is started as ``python -m ndxp_sim serve ...`` with the caller's en
 - **No orphans.** Children run in their own session (a Ctrl-C reaches only the supervisor,
   which stops them in order) and, on Linux, with ``PR_SET_PDEATHSIG``: if the supervisor dies —
   SIGKILL, a closed terminal — the kernel sends each child SIGTERM.
-- **Stop from the top down.** Services have a tier: mocks 0, gateway 1, anything else (traffic,
-  Prometheus) 2. :func:`stop` sends SIGTERM one tier at a time, highest first, and waits for
-  it to exit before the next: the gateway finishes its in-flight exchanges and flushes its
-  exchange log while the national databases still answer. What outlives the grace period is
-  SIGKILLed.
+- **Stop from the top down.** Services have a tier: mocks 0, gateway 1, the routes' hops
+  (LGSP, VDXP) 2, anything else (traffic, Prometheus) 3. :func:`stop` sends SIGTERM one tier
+  at a time, highest first, and waits for it to exit before the next: the gateway finishes
+  its in-flight exchanges and flushes its exchange log while the national databases still
+  answer. What outlives the grace period is SIGKILLed.
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ from ndxp_config.settings import MOCK_NAMES, Settings
 
 MOCK_TIER = 0
 GATEWAY_TIER = 1
-CLIENT_TIER = 2
+HOP_TIER = 2  # the routes' hops (LGSP, VDXP): in front of the gateway, behind the clients
+CLIENT_TIER = 3
 LOCK_FILE = "up.lock"
 
 
@@ -112,8 +113,9 @@ def plan(
     env: Mapping[str, str] | None = None,
     replicas: int = 1,
     nginx: str | None = None,
+    hops: bool = True,
 ) -> list[Service]:
-    """The services ``up`` starts, in start order: the four mocks, then the gateway.
+    """The services ``up`` starts, in start order: the mocks, the gateway, the routes' hops.
 
     Children inherit ``env`` (default: this process's environment): that is how ``NDXP_*``
     settings reach them. ``replicas`` > 1 plans that many gateway instances, behind the
@@ -149,6 +151,18 @@ def plan(
                 tier=GATEWAY_TIER,
             )
         )
+    if gateway and hops:
+        services += [
+            Service(
+                name,
+                f"http://{own.host}:{own.port}",
+                [*python, "serve-hop", name],
+                env,
+                state_dir / "logs" / f"{name}.log",
+                tier=HOP_TIER,
+            )
+            for name, own in (("lgsp", settings.lgsp), ("vdxp", settings.vdxp))
+        ]
     return services
 
 
@@ -197,7 +211,7 @@ def check_ports(services: Iterable[Service]) -> None:
     if problems:
         raise Busy(
             "; ".join(problems) + ". Stop what holds it, or choose other ports "
-            "(NDXP_GATEWAY__PORT, NDXP_MOCKS__PORTS)"
+            "(NDXP_GATEWAY__PORT, NDXP_MOCKS__PORTS, NDXP_LGSP__PORT, NDXP_VDXP__PORT)"
         )
 
 

@@ -4,7 +4,8 @@
 as ``ndxp-sim up`` does (through :mod:`ndxp_sim.supervisor`), on free loopback ports and
 under a private state directory, and stops them on exit. Settings reach the children through
 ``NDXP_*`` environment variables; ``env`` adds or overrides any of them (e.g. a registry file
-with short timeouts, or ``NDXP_MOCKS__FAULT_TIME_SCALE`` to shrink injected waits).
+with short timeouts, or ``NDXP_TIME_SCALE`` to run the whole simulation faster: injected waits,
+the gateway's timeouts and Retry-After shrink, the fault clock runs faster).
 """
 
 from __future__ import annotations
@@ -80,6 +81,14 @@ class Stack:
         """The trainers' live view (started with ``running_stack(..., live=True)``)."""
         return self.settings.live.url
 
+    @property
+    def lgsp_url(self) -> str:
+        return self.settings.lgsp.url
+
+    @property
+    def vdxp_url(self) -> str:
+        return self.settings.vdxp.url
+
     def mock_url(self, name: str) -> str:
         return self.settings.mocks.url(name)  # type: ignore[arg-type]
 
@@ -91,6 +100,7 @@ class Stack:
 def stack_env(state_dir: Path, env: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment of a stack on free ports under ``state_dir``, plus ``env``."""
     gateway_port, *mock_ports = free_ports(1 + len(MOCK_NAMES))
+    lgsp_port, vdxp_port = free_ports(2)
     return {
         **os.environ,
         "NDXP_MODE": "dev",
@@ -100,6 +110,8 @@ def stack_env(state_dir: Path, env: Mapping[str, str] | None = None) -> dict[str
         "NDXP_GATEWAY__ADMIN_TOKEN": STACK_ADMIN_TOKEN,
         "NDXP_MOCKS__HOST": "127.0.0.1",
         "NDXP_MOCKS__PORTS": json.dumps(dict(zip(MOCK_NAMES, mock_ports, strict=True))),
+        "NDXP_LGSP__PORT": str(lgsp_port),
+        "NDXP_VDXP__PORT": str(vdxp_port),
         **(env or {}),
     }
 
@@ -126,6 +138,7 @@ def running_stack(
     live: bool = False,
     replicas: int = 1,
     nginx: str | None = None,
+    hops: bool = True,
 ) -> Iterator[Stack]:
     """Start mocks and gateway as OS processes on free ports; stop them all on exit.
 
@@ -144,7 +157,7 @@ def running_stack(
         full_env = live_env(settings_from_env(full_env), full_env)
     settings = settings_from_env(full_env)
     services = supervisor.plan(
-        settings, gateway=gateway, env=full_env, replicas=replicas, nginx=nginx
+        settings, gateway=gateway, env=full_env, replicas=replicas, nginx=nginx, hops=hops
     )
     if live:
         services.append(live_service(settings, full_env))

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from connectors.traffic import traffic_argv
+from connectors.traffic_shape import TrafficShape
 from ndxp_config.settings import Settings
 from ndxp_sim.supervisor import Service
 
@@ -20,6 +21,7 @@ def traffic_service(
     seed: int | None = None,
     mix: str | None = None,
     env: Mapping[str, str] | None = None,
+    shape: TrafficShape = "flat",
 ) -> Service:
     """A supervisor :class:`Service` running the traffic, logging to ``logs/traffic.log``.
 
@@ -30,7 +32,7 @@ def traffic_service(
     return Service(
         "traffic",
         settings.gateway.url,
-        traffic_argv(rate, seed=seed, mix=mix),
+        traffic_argv(rate, seed=seed, mix=mix, shape=shape),
         {**(os.environ if env is None else env), "NDXP_STATE_DIR": str(state_dir)},
         Path(state_dir) / "logs" / "traffic.log",
     )

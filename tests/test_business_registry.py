@@ -251,7 +251,7 @@ async def test_malformed_ids_are_422_invalid_request(client: httpx.AsyncClient, 
 @pytest.mark.parametrize(
     ("params", "detail"),
     [
-        pytest.param({"to": DAY["from"]}, "before", id="empty-window"),
+        pytest.param({"to": "2024-06-01T00:00:00+07:00"}, "not be after", id="inverted-window"),
         pytest.param({"to": "2024-07-04T00:00:01+07:00"}, "31 days", id="longer-than-31-days"),
         pytest.param({"from": "2024-06-03T00:00:00"}, "from", id="no-offset"),
         pytest.param({"province": "003"}, "province", id="unknown-province"),
@@ -264,6 +264,35 @@ async def test_bad_window_queries_are_422_with_a_clear_detail(
 ) -> None:
     response = await client.get("/v1/enterprise-dossiers", params={**DAY, **params})
     assert detail in _assert_problem(response, 422, "invalid_request")["detail"]
+
+
+@pytest.mark.parametrize(
+    "window",
+    [
+        pytest.param({"to": DAY["from"]}, id="from-equals-to"),
+        pytest.param(
+            {"from": "1999-12-01T00:00:00Z", "to": "1999-12-31T00:00:00Z"}, id="before-2000"
+        ),
+        pytest.param({"from": "0001-01-01T00:00:00Z", "to": "0001-01-02T00:00:00Z"}, id="year-1"),
+    ],
+)
+async def test_a_window_with_no_dossier_day_is_an_empty_page(
+    client: httpx.AsyncClient, window: dict[str, str]
+) -> None:
+    response = await client.get("/v1/enterprise-dossiers", params={**DAY, **window})
+    assert response.status_code == 200, response.text
+    assert DossierPage.model_validate(response.json()).model_dump() == {
+        "items": [],
+        "page": 1,
+        "size": 20,
+        "total": 0,
+    }
+
+
+async def test_a_date_time_given_as_a_number_is_422(client: httpx.AsyncClient) -> None:
+    # Pydantic alone reads "0" as 1970-01-01 UTC; the contract says an RFC 3339 string.
+    response = await client.get("/v1/enterprise-dossiers", params={**DAY, "from": "0"})
+    assert "RFC 3339" in _assert_problem(response, 422, "invalid_request")["detail"]
 
 
 async def test_missing_window_is_422(client: httpx.AsyncClient) -> None:

@@ -13,7 +13,14 @@ import pytest
 import yaml
 from typer.main import get_command
 
-from ndxp_config.settings import MOCK_NAMES, GatewaySettings, MockSettings, Settings
+from ndxp_config.settings import (
+    MOCK_NAMES,
+    GatewaySettings,
+    HopSettings,
+    MockSettings,
+    Settings,
+    VdxpSettings,
+)
 from ndxp_sim.cli import app
 from ndxp_sim.observe import GATEWAY_JOB
 
@@ -60,6 +67,9 @@ def test_every_command_is_a_real_entry_point(compose: dict[str, Any]) -> None:
         if command[0] == "serve-mock":
             assert command[1] == name
             assert name in MOCK_NAMES
+        if command[0] == "serve-hop":
+            assert command[1] == name
+            assert name in ("lgsp", "vdxp")
 
 
 def test_the_image_has_what_the_commands_need() -> None:
@@ -69,6 +79,7 @@ def test_the_image_has_what_the_commands_need() -> None:
     for directory in (
         "contracts",
         "gateway",
+        "hops",
         "mock_services",
         "ndxp_config",
         "ndxp_sim",
@@ -131,6 +142,23 @@ def test_gateway_replicas_sit_behind_nginx_and_share_redis_and_postgres(
     assert "daemon off" not in text  # the image runs nginx in the foreground itself
 
 
+def test_the_hops_take_the_settings_ports_and_reach_the_gateway_through_nginx(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    gateway_env = services["gateway"]["environment"]
+    for name, defaults in (("lgsp", HopSettings()), ("vdxp", VdxpSettings())):
+        hop = services[name]
+        env = hop["environment"]
+        prefix = f"NDXP_{name.upper()}__"
+        assert hop["ports"] == [f"{defaults.port}:{defaults.port}"]
+        assert env[f"{prefix}PORT"] == str(defaults.port)
+        assert env[f"{prefix}GATEWAY_URL"] == f"http://nginx:{GatewaySettings().port}"
+        # the gateway's scenario switch reaches the hop by its service name
+        assert gateway_env[f"{prefix}PUBLIC_URL"] == f"http://{name}:{defaults.port}"
+        assert "nginx" in hop["depends_on"]
+
+
 def test_every_dependency_waits_for_a_healthy_service(compose: dict[str, Any]) -> None:
     services = compose["services"]
     depends = services["gateway"]["depends_on"]
@@ -148,6 +176,8 @@ def test_every_server_has_a_healthcheck_on_its_own_health_endpoint(
 ) -> None:
     expected = {
         **dict.fromkeys([*MOCK_NAMES, "gateway"], "/healthz"),
+        "lgsp": ":8201/healthz",
+        "vdxp": ":8202/healthz",
         "nginx": ":8000/healthz",
         "prometheus": "/-/healthy",
         "grafana": "/api/health",
@@ -165,7 +195,12 @@ def test_every_server_has_a_healthcheck_on_its_own_health_endpoint(
 
 
 def test_environment_variables_are_settings_the_project_reads(compose: dict[str, Any]) -> None:
-    section_fields = {"MOCKS": MockSettings.model_fields, "GATEWAY": GatewaySettings.model_fields}
+    section_fields = {
+        "MOCKS": MockSettings.model_fields,
+        "GATEWAY": GatewaySettings.model_fields,
+        "LGSP": HopSettings.model_fields,
+        "VDXP": VdxpSettings.model_fields,
+    }
     for name, service in compose["services"].items():
         env = {k: v for k, v in service.get("environment", {}).items() if k.startswith("NDXP_")}
         for key in env:

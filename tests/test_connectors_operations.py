@@ -19,7 +19,13 @@ import pytest
 from pydantic import BaseModel
 
 from connectors import ClientEvent, NdxpClient, NotFound, QuotaExceeded
-from connectors.operations import BusinessRegistry, CivilRegistry, DriverLicence, Population
+from connectors.operations import (
+    BusinessRegistry,
+    CivilRegistry,
+    DriverLicence,
+    JudicialRecords,
+    Population,
+)
 from contracts.catalogue import OPERATIONS, PROVIDERS, Operation
 from contracts.civil_registry import BirthRegistrationRequest, Registration
 from contracts.population import Citizen
@@ -35,6 +41,7 @@ NAMESPACES = {
     "business-registry": "business_registry",
     "driver-licence": "driver_licence",
     "civil-registry": "civil_registry",
+    "judicial-records": "judicial_records",
 }
 SEED = 2024
 
@@ -62,6 +69,7 @@ def test_method_signature_follows_the_catalogue(op: Operation) -> None:
         "business-registry": BusinessRegistry,
         "driver-licence": DriverLicence,
         "civil-registry": CivilRegistry,
+        "judicial-records": JudicialRecords,
     }[op.provider]
     method = getattr(namespace, op.operation_id)
     hints = typing.get_type_hints(method)

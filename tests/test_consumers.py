@@ -269,3 +269,24 @@ def test_a_change_made_through_one_connection_is_seen_by_another(tmp_path: Path)
     finally:
         first.close()
         second.close()
+
+
+async def test_a_runtime_consumer_has_its_quotas_in_the_admin_api_and_metrics(
+    gateway: tuple[FastAPI, httpx.AsyncClient],
+) -> None:
+    _, client = gateway
+    secret = await _onboard(client)
+    assert (await _call_as(client, NEW_ID, secret)).status_code == 200
+    mine = await client.get("/admin/quotas", params={"consumer": NEW_ID}, headers=ADMIN)
+    assert mine.status_code == 200, mine.text
+    used = {item["policy"]: item["used"] for item in mine.json()["items"]}
+    assert used == {"daily": 1, "daily-population.get_citizen": 1}
+    everyone = (await client.get("/admin/quotas", headers=ADMIN)).json()["items"]
+    assert NEW_ID in {item["consumer"] for item in everyone}
+    capped = await client.put(f"/admin/quotas/{NEW_ID}", json={"limit": 1}, headers=ADMIN)
+    assert capped.status_code == 200, capped.text
+    assert (await _call_as(client, NEW_ID, secret)).status_code == 429
+    metrics = (await client.get("/metrics")).text
+    assert f'ndxp_quota_used{{consumer="{NEW_ID}",policy="daily"}} 1.0' in metrics
+    assert f'ndxp_quota_limit{{consumer="{NEW_ID}",policy="daily"}} 1.0' in metrics
+    assert f'ndxp_quota_rejections_total{{consumer="{NEW_ID}",' in metrics

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shlex
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,7 +29,7 @@ TIME_FIELDS |= {"result"}
 
 def _documented(op: Operation) -> tuple[httpx.Request, Any]:
     """The request the documented curl line sends, and the documented success body."""
-    doc = yaml.safe_load((OPENAPI_DIR / f"{op.provider}.yaml").read_text(encoding="utf-8"))
+    doc = yaml.safe_load((OPENAPI_DIR / f"{op.contract}.yaml").read_text(encoding="utf-8"))
     published = doc["paths"][op.path][op.method.lower()]
     argv = shlex.split(
         next(line for line in published["description"].splitlines() if "curl " in line)
@@ -41,7 +42,8 @@ def _documented(op: Operation) -> tuple[httpx.Request, Any]:
     return httpx.Request(op.method, target, json=body), example
 
 
-STATELESS = [op for op in OPERATIONS if op.provider != "civil-registry"]
+STATEFUL = ("civil-registry", "judicial-records")
+STATELESS = [op for op in OPERATIONS if op.provider not in STATEFUL]
 
 
 @pytest.mark.parametrize("op", STATELESS, ids=lambda op: op.service)
@@ -73,3 +75,21 @@ async def test_civil_registry_examples_work_in_order(
             model.model_validate(body)  # type: ignore[attr-defined]
             stable = {k: v for k, v in body.items() if k not in TIME_FIELDS}
             assert stable == {k: v for k, v in example.items() if k not in TIME_FIELDS}
+
+
+async def test_judicial_records_examples_work_in_order(
+    settings: Settings, client_for: Callable[[FastAPI], httpx.AsyncClient]
+) -> None:
+    """On a clock at the documented instants, a fresh registry answers exactly the documented
+    request, then (30 days on) the issued request and its certificate."""
+    from mock_services.judicial_records import EXAMPLE_RECEIVED, create_app
+
+    now = [EXAMPLE_RECEIVED]
+    app = create_app(settings, clock=lambda: now[0])
+    async with client_for(app) as client:
+        for op in operations_of("judicial-records"):
+            request, example = _documented(op)
+            response = await client.send(request)
+            assert response.is_success, f"{op.service}: {response.text}"
+            assert response.json() == example, op.service
+            now[0] = EXAMPLE_RECEIVED + timedelta(days=30)

@@ -22,8 +22,7 @@ from gateway.exchange_log_sqlite import FIELDS, SqliteRecordStore
 from gateway.journal import JOURNAL_DIR, JournaledExchangeLog, records_in
 from gateway.quotas import LOCAL_TZ
 from ndxp_config.settings import JournalSettings
-
-T0 = datetime(2025, 3, 14, 2, 0, 0, tzinfo=UTC)
+from tests.records import T0, record
 
 MakeRecord = Callable[..., ExchangeRecord]
 MakeLog = Callable[..., JournaledExchangeLog]
@@ -32,38 +31,7 @@ MakeLog = Callable[..., JournaledExchangeLog]
 @pytest.fixture
 def make_record() -> MakeRecord:
     """Records numbered in order: record ``i`` was received ``i`` seconds after T0."""
-
-    def make(i: int, **changes: Any) -> ExchangeRecord:
-        request_in = T0 + timedelta(seconds=i)
-        fields: dict[str, Any] = {
-            "exchange_id": f"{i:032x}",
-            "trace_id": f"{i + 1:032x}",
-            "consumer": "onestop-thanh-hoa",
-            "provider": "population",
-            "service": "population.get_citizen",
-            "method": "GET",
-            "path_template": "/v1/citizens/{personal_id}",
-            "status_code": 200,
-            "outcome": "ok",
-            "succeeded": True,
-            "fault_code": None,
-            "injected_fault": None,
-            "request_in_ts": request_in,
-            "request_out_ts": request_in + timedelta(milliseconds=1),
-            "response_in_ts": request_in + timedelta(milliseconds=40),
-            "response_out_ts": request_in + timedelta(milliseconds=42),
-            "duration_ms": 42.0,
-            "upstream_ms": 39.0,
-            "request_size": 0,
-            "response_size": 512,
-            "quota_remaining": 49_000 - i,
-            "contract_violations": [],
-            "detail": None,
-        }
-        fields.update(changes)
-        return ExchangeRecord(**fields)
-
-    return make
+    return record
 
 
 @pytest.fixture

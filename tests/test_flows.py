@@ -1,4 +1,4 @@
-"""The four one-stop flows end to end, in process: SDK → real gateway → real mocks (ASGI).
+"""The five one-stop flows end to end, in process: SDK → real gateway → real mocks (ASGI).
 
 Time is a fake clock shared by the flows and the civil registry, so a registration goes
 through its whole lifecycle without a second of waiting; scenarios are switched on the mocks'
@@ -45,7 +45,13 @@ from connectors.provinces import (
 )
 from gateway.registry import default_registry
 from gateway.testing import gateway_settings, running_gateway
-from mock_services import business_registry, civil_registry, driver_licence, population
+from mock_services import (
+    business_registry,
+    civil_registry,
+    driver_licence,
+    judicial_records,
+    population,
+)
 from mock_services.dossiers import VIETNAM_TZ
 from mock_services.scenarios import Scenario, find_scenario, parse_scenario
 from ndxp_config.settings import Settings
@@ -127,6 +133,7 @@ async def in_process_stack(state_dir: Path) -> AsyncIterator[Sim]:
         "business-registry": business_registry.create_app(settings),
         "driver-licence": driver_licence.create_app(settings),
         "civil-registry": civil_registry.create_app(settings, clock=fake.now),
+        "judicial-records": judicial_records.create_app(settings, clock=fake.now),
     }
     transports = {name: httpx.ASGITransport(app=app) for name, app in mocks.items()}
     async with AsyncExitStack() as stack:
@@ -355,3 +362,66 @@ async def test_concurrent_flows_on_one_client_keep_their_own_hops(sim: Sim) -> N
     assert len(ids) == len(set(ids))  # no hop was recorded by two flows
     assert [r.steps[0].index for r in results] == [1, 1, 1, 1]
     assert services(results[1]) == ["population.get_citizen", "population.verify_household"]
+
+
+async def test_criminal_record_certificate_follows_the_request_to_the_certificate(
+    sim: Sim,
+) -> None:
+    """Population → request → status polled on the fake clock → the certificate, whose holder
+    is the applicant the population names."""
+    result = await sim.run("criminal_record_certificate", "Hải Phòng", seed=1)
+    assert result.outcome == "completed", result.reason
+    hops = services(result)
+    assert hops[:2] == ["population.get_citizen", "judicial-records.request_certificate"]
+    polls = [s for s in result.steps if s.service == "judicial-records.get_certificate_request"]
+    assert polls
+    assert sim.time.slept > 0
+    if hops[-1] == "judicial-records.get_certificate":
+        assert "issued, certificate" in result.reason
+    else:  # a rejection is an answer too, with the centre's reason
+        assert "rejected (3)" in result.reason
+
+
+async def test_a_certificate_about_someone_else_degrades_the_flow(sim: Sim) -> None:
+    """A wrong value on the certificate (another person's name) is caught against the
+    population record the form was filled from."""
+    scenario = parse_scenario(
+        {
+            "id": "wrong-holder",
+            "title": "wrong holder",
+            "description": "judicial records answer another name on the certificate",
+            "source": ["tests"],
+            "rules": [
+                {
+                    "id": "another-holder",
+                    "failure_mode": "FM-04",
+                    "match": {"provider": "judicial-records", "operations": ["get_certificate"]},
+                    "fault": {"kind": "wrong_value", "values": {"full_name": "Nguyễn Văn Khác"}},
+                }
+            ],
+        }
+    )
+    sim.scenario(scenario)
+    for seed in range(1, 8):
+        result = await sim.run("criminal_record_certificate", "Hải Phòng", seed=seed)
+        if services(result)[-1] == "judicial-records.get_certificate":
+            assert result.outcome == "degraded", result.reason
+            assert "full_name" in result.reason
+            return
+    pytest.fail("no request was issued in 7 runs")
+
+
+async def test_criminal_record_certificate_fails_in_the_lltp_upgrade_window_under_fm_11(
+    sim: Sim,
+) -> None:
+    """Row 62: on a Tuesday at 09:00 the judicial-records system is down for upgrades; the
+    province's request fails with provider_maintenance, the population hop before it does not."""
+    sim.scenario("fm-11")
+    sim.mocks["judicial-records"].state.fault_engine.set_clock(
+        datetime(2024, 6, 4, 9, 0, tzinfo=VIETNAM_TZ)
+    )
+    result = await sim.run("criminal_record_certificate", "Ninh Thuận", seed=2)
+    assert result.outcome == "failed", result.reason
+    assert "provider_maintenance" in result.reason
+    assert services(result) == ["population.get_citizen", "judicial-records.request_certificate"]
+    assert result.steps[0].status == 200

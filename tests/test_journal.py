@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,35 +21,9 @@ from gateway.exchange_log import ExchangeQuery
 from gateway.exchange_log_sqlite import SqliteRecordStore
 from gateway.journal import JOURNAL_DIR, JournaledExchangeLog, records_in
 from ndxp_config.settings import JournalSettings
+from tests.records import record
 
-T0 = datetime(2025, 3, 14, 2, 0, 0, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def record(i: int, **changes: Any) -> ExchangeRecord:
-    fields: dict[str, Any] = {
-        "exchange_id": f"{i:032x}",
-        "trace_id": f"{i + 1:032x}",
-        "consumer": "onestop-thanh-hoa",
-        "provider": "population",
-        "service": "population.get_citizen",
-        "method": "GET",
-        "path_template": "/v1/citizens/{personal_id}",
-        "status_code": 200,
-        "outcome": "ok",
-        "succeeded": True,
-        "fault_code": None,
-        "request_in_ts": T0 + timedelta(seconds=i),
-        "request_out_ts": None,
-        "response_in_ts": None,
-        "response_out_ts": T0 + timedelta(seconds=i, milliseconds=5),
-        "duration_ms": 5.0,
-        "upstream_ms": None,
-        "request_size": 0,
-        "response_size": 100,
-        "quota_remaining": None,
-    }
-    return ExchangeRecord(**(fields | changes))
 
 
 LINE_BYTES = len(record(0).model_dump_json()) + 1

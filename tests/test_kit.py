@@ -221,3 +221,23 @@ def test_a_provider_without_samples_keeps_the_published_examples() -> None:
     doc = yaml.safe_load(files["openapi.yaml"])
     citizen = doc["paths"]["/population/v1/citizens/{personal_id}"]["get"]
     assert citizen["parameters"][0]["example"].startswith("038")  # the published Thanh Hóa id
+
+
+def test_kit_describes_each_contract_version_with_its_own_schemas(doc: dict[str, Any]) -> None:
+    """v1 and v2 of a database both define a ``Citizen``: the kit keeps them apart (FM-08)."""
+    schemas = doc["components"]["schemas"]
+
+    def body_schema(path: str) -> dict[str, Any]:
+        content = doc["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
+        ref: str = content["schema"]["$ref"]
+        found: dict[str, Any] = schemas[ref.rsplit("/", 1)[1]]
+        return found
+
+    v1 = body_schema("/population/v1/citizens/{personal_id}")
+    v2 = body_schema("/population/v2/citizens/{personal_id}")
+    assert "id_card_issue_date" in v1["properties"]
+    assert "id_card_issued_on" not in v1["properties"]
+    assert "id_card_issued_on" in v2["properties"]
+    assert "id_card_issue_date" not in v2["properties"]
+    licence = body_schema("/driver-licence/v2/licences/{licence_number}")
+    assert {"issued_by", "points"} <= set(licence["properties"])

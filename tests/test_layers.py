@@ -3,7 +3,8 @@
 
 Bottom up: ``ndxp_config`` and ``contracts`` (the wire: models, provinces, header names, the
 published documents) import no other package of ours; ``mock_services`` and ``gateway`` stand
-on them and never on each other's side — the gateway talks to the mocks only over HTTP;
+on them and never on each other's side — the gateway talks to the mocks only over HTTP; the
+routes' hops (``hops``: LGSP, VDXP) stand beside the gateway, on the mocks' fault engine;
 ``connectors`` and the rest stand above; ``ndxp_sim`` (the command line, supervision, the
 report) is the top, and nothing imports it.
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-OURS = ("benchmarks", "connectors", "contracts", "gateway", "liveview", "loadtests",
+OURS = ("benchmarks", "connectors", "contracts", "gateway", "hops", "liveview", "loadtests",
         "mock_services", "ndxp_config", "ndxp_sim")  # fmt: skip
 
 # Debts, each with its way out; the test fails when one is paid so the entry goes too.
@@ -64,7 +65,10 @@ FORBIDDEN = {
     "ndxp_config": set(OURS) - {"ndxp_config"},
     "contracts": set(OURS) - {"contracts", "ndxp_config"},
     "gateway": {"mock_services", "ndxp_sim", "connectors", "liveview", "loadtests"},
-    "mock_services": {"gateway", "ndxp_sim", "connectors", "liveview", "loadtests"},
+    "mock_services": {"gateway", "ndxp_sim", "connectors", "liveview", "loadtests", "hops"},
+    # The routes' hops (LGSP, VDXP) sit beside the gateway and reach it over HTTP only; they
+    # reuse the mocks' fault engine (a scenario's rules strike at a hop as at a database).
+    "hops": {"gateway", "ndxp_sim", "connectors", "liveview", "loadtests"},
 }
 
 

@@ -92,6 +92,7 @@ def test_the_page_and_its_assets_are_served_from_the_package(
         "business-registry",
         "driver-licence",
         "civil-registry",
+        "judicial-records",
     ]
 
 

@@ -16,6 +16,9 @@ from ndxp_config.settings import Settings
     ("method", "path", "allow"),
     [
         ("OPTIONS", "/v1/citizens/verify", "POST"),  # concrete path, not {personal_id}'s GET
+        # GET matches /v1/citizens/{personal_id} too, but the concrete path wins (was a 422)
+        ("GET", "/v1/citizens/verify", "POST"),
+        ("GET", "/v2/citizens/verify", "POST"),
         ("DELETE", "/v1/citizens/038057004904", "GET"),
         ("PUT", "/v1/households/verify", "POST"),
     ],

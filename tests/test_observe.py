@@ -27,6 +27,10 @@ def test_rendered_config_points_at_this_machines_gateway_and_prometheus(
     text = observe.render_config(settings, port=9191, scrape_interval="1s")
     assert jobs(text) == {
         observe.GATEWAY_JOB: ["127.0.0.1:8123"],
+        observe.HOPS_JOB: [
+            f"127.0.0.1:{settings.lgsp.port}",
+            f"127.0.0.1:{settings.vdxp.port}",
+        ],
         observe.SELF_JOB: ["127.0.0.1:9191"],
     }
     assert yaml.safe_load(text)["global"]["scrape_interval"] == "1s"

@@ -17,6 +17,9 @@ MOCK_FILES = [
     "business-registry.yaml",
     "driver-licence.yaml",
     "civil-registry.yaml",
+    "judicial-records.yaml",
+    "population.v2.yaml",  # FM-08: v2 of two contracts, served beside v1
+    "driver-licence.v2.yaml",
 ]
 
 
@@ -43,8 +46,8 @@ def test_contract_is_valid_openapi_31_with_a_version(name: str) -> None:
 
 @pytest.mark.parametrize("op", OPERATIONS, ids=lambda op: op.service)
 def test_catalogue_operation_is_published_with_an_example(op: Any) -> None:
-    doc = _load(f"{op.provider}.yaml")
-    assert op.path.startswith("/v1/")
+    doc = _load(f"{op.contract}.yaml")
+    assert op.path.startswith(f"/v{op.version}/")
     published = doc["paths"][op.path][op.method.lower()]
     assert published["operationId"] == op.operation_id
     assert "curl" in published["description"]
@@ -60,10 +63,10 @@ def test_catalogue_operation_is_published_with_an_example(op: Any) -> None:
 
 @pytest.mark.parametrize("name", MOCK_FILES)
 def test_mocks_publish_only_catalogue_operations(name: str) -> None:
-    provider = name.removesuffix(".yaml")
+    contract = name.removesuffix(".yaml")
     doc = _load(name)
     published = {(m.upper(), p) for p, item in doc["paths"].items() for m in item}
-    expected = {(op.method, op.path) for op in OPERATIONS if op.provider == provider}
+    expected = {(op.method, op.path) for op in OPERATIONS if op.contract == contract}
     assert published == expected
 
 

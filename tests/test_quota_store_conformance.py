@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -27,14 +27,8 @@ from gateway.quotas import (
 )
 from gateway.quotas_redis import RedisQuotaStore
 from ndxp_sim.private_servers import require_redis
+from tests.quota_rules import CONSUMER, DAY, SERVICE
 
-DAY = date(2025, 3, 14)
-CONSUMER = QuotaRule(key="onestop-thanh-hoa", policy="daily", limit=5)
-SERVICE = QuotaRule(
-    key="onestop-thanh-hoa|population.get_citizen",
-    policy="daily-population.get_citizen",
-    limit=3,
-)
 MakeStore = Callable[[], QuotaStore]
 
 

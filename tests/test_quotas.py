@@ -14,7 +14,6 @@ from gateway.quota_policy import GuardedQuotaStore
 from gateway.quotas import (
     LOCAL_TZ,
     QuotaDecision,
-    QuotaRule,
     QuotaState,
     connect_sqlite,
     local_day,
@@ -24,14 +23,7 @@ from gateway.quotas import (
     seconds_until_local_midnight,
 )
 from gateway.quotas_redis import RedisQuotaStore
-
-DAY = date(2025, 3, 14)
-CONSUMER = QuotaRule(key="onestop-thanh-hoa", policy="daily", limit=5)
-SERVICE = QuotaRule(
-    key="onestop-thanh-hoa|population.get_citizen",
-    policy="daily-population.get_citizen",
-    limit=3,
-)
+from tests.quota_rules import DAY, SERVICE
 
 
 def utc(y: int, mo: int, d: int, h: int = 0, mi: int = 0, s: int = 0, us: int = 0) -> datetime:

@@ -15,7 +15,14 @@ from pathlib import Path
 import psutil
 import pytest
 
-from ndxp_config.settings import MOCK_NAMES, GatewaySettings, MockSettings, Settings
+from ndxp_config.settings import (
+    MOCK_NAMES,
+    GatewaySettings,
+    HopSettings,
+    MockSettings,
+    Settings,
+    VdxpSettings,
+)
 from ndxp_sim import supervisor
 from ndxp_sim.supervisor import Busy, Service
 from ndxp_sim.testing import free_ports
@@ -40,11 +47,13 @@ def gone(pid: int) -> bool:
 
 @pytest.fixture
 def stack_settings(tmp_path: Path) -> Settings:
-    gateway_port, *mock_ports = free_ports(5)
+    gateway_port, lgsp_port, vdxp_port, *mock_ports = free_ports(3 + len(MOCK_NAMES))
     return Settings(
         state_dir=tmp_path / "state",
         mocks=MockSettings(ports=dict(zip(MOCK_NAMES, mock_ports, strict=True))),
         gateway=GatewaySettings(port=gateway_port),
+        lgsp=HopSettings(port=lgsp_port),
+        vdxp=VdxpSettings(port=vdxp_port),
     )
 
 
@@ -207,3 +216,16 @@ def test_children_get_sigterm_when_the_supervisor_is_killed(tmp_path: Path) -> N
         parent.stdout.close()
         if not gone(child):
             os.kill(child, signal.SIGKILL)
+
+
+def test_the_routes_hops_are_planned_between_the_gateway_and_the_clients(
+    stack_settings: Settings,
+) -> None:
+    services = {s.name: s for s in supervisor.plan(stack_settings)}
+    for name, own in (("lgsp", stack_settings.lgsp), ("vdxp", stack_settings.vdxp)):
+        hop = services[name]
+        assert hop.argv[-2:] == ["serve-hop", name]
+        assert hop.url == f"http://127.0.0.1:{own.port}"
+        assert services["gateway"].tier < hop.tier < supervisor.CLIENT_TIER
+    assert "lgsp" not in {s.name for s in supervisor.plan(stack_settings, hops=False)}
+    assert "lgsp" not in {s.name for s in supervisor.plan(stack_settings, gateway=False)}

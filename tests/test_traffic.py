@@ -4,15 +4,20 @@ flight, each run summed up by flow and outcome."""
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from connectors.flows import FlowResult
 from connectors.provinces import Mix
 from connectors.traffic import TrafficSummary, run_traffic, traffic_argv
+from connectors.traffic_shape import BusinessDay, read_gateway_clock, sync_clock
+from ndxp_config.simclock import VIETNAM_TZ, SimClock
 from tests.test_flows import Sim, in_process_stack, no_wait
 
 
@@ -83,3 +88,80 @@ def test_the_traffic_process_command_line() -> None:
     argv = traffic_argv(2.5, seed=7, mix="business_sync=1")
     assert argv[1:3] == ["-m", "connectors.traffic"]
     assert argv[3:] == ["--rate", "2.5", "--seed", "7", "--mix", "business_sync=1"]
+
+
+# -- the business-day shape ------------------------------------------------------------------
+
+
+class FixedClock:
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def now(self) -> datetime:
+        return self.at
+
+
+TUESDAY = datetime(2024, 6, 4, tzinfo=VIETNAM_TZ)
+
+
+@pytest.mark.parametrize(
+    ("hour", "share"),
+    [(9, 1.0), (12, 0.45), (14, 0.80), (3, 0.05)],  # connectors/day_profile.py's periods
+)
+def test_the_business_day_keeps_arrivals_with_the_hours_intensity(hour: int, share: float) -> None:
+    day = BusinessDay(FixedClock(TUESDAY.replace(hour=hour)))
+    assert day.intensity() == share
+    rng = random.Random(1)
+    kept = sum(day.keep(rng) for _ in range(20_000)) / 20_000
+    assert kept == pytest.approx(share, abs=0.015)  # seeded: the same draws every run
+
+
+def test_the_business_day_reads_the_hour_in_vietnam_time() -> None:
+    day = BusinessDay(FixedClock(datetime(2024, 6, 4, 2, 0, tzinfo=UTC)))  # 09:00 in Hà Nội
+    assert day.intensity() == 1.0
+
+
+async def test_traffic_at_night_is_thinned_and_at_the_peak_is_not(sim: Sim) -> None:
+    night, _ = await traffic(
+        sim, seed=4, max_flows=2, business_day=BusinessDay(FixedClock(TUESDAY.replace(hour=3)))
+    )
+    assert night.shape == "business-day"
+    assert night.started == 2
+    assert night.thinned > 0  # about 19 candidates left out for each one kept
+    peak, _ = await traffic(
+        sim, seed=4, max_flows=2, business_day=BusinessDay(FixedClock(TUESDAY.replace(hour=9)))
+    )
+    assert (peak.started, peak.thinned) == (2, 0)
+
+
+async def test_the_traffic_reads_the_mocks_fault_clock_through_the_gateway(sim: Sim) -> None:
+    for app in sim.mocks.values():  # what PUT /admin/clock does to each mock
+        app.state.fault_engine.set_clock(datetime(2024, 6, 4, 14, 0, tzinfo=VIETNAM_TZ))
+    transport = httpx.ASGITransport(app=sim.gateway)
+    at = await read_gateway_clock(sim.settings, transport)
+    assert at is not None
+    assert at.astimezone(VIETNAM_TZ).strftime("%a %H") == "Tue 14"
+    clock = SimClock(1.0)
+    assert await sync_clock(clock, sim.settings, transport)
+    assert clock.shifted
+    assert clock.now().astimezone(VIETNAM_TZ).strftime("%a %H") == "Tue 14"
+
+
+async def test_an_unreachable_gateway_leaves_the_clock_on_wall_time(sim: Sim) -> None:
+    refused = sim.settings.model_copy(
+        update={
+            "gateway": sim.settings.gateway.model_copy(
+                update={"admin_token": SecretStr("not-the-token")}
+            )
+        }
+    )
+    transport = httpx.ASGITransport(app=sim.gateway)
+    assert await read_gateway_clock(refused, transport) is None
+    clock = SimClock(1.0)
+    assert not await sync_clock(clock, refused, transport)
+    assert not clock.shifted
+
+
+def test_the_traffic_process_command_line_names_its_shape() -> None:
+    assert traffic_argv(1.0)[-2:] == ["--rate", "1.0"]
+    assert traffic_argv(1.0, shape="business-day")[-2:] == ["--shape", "business-day"]

@@ -1,10 +1,11 @@
-"""The mock provincial one-stop systems' flows (*quy trình liên thông*): four end-to-end runs
+"""The mock provincial one-stop systems' flows (*quy trình liên thông*): five end-to-end runs
 through NDXP, each returning a :class:`FlowResult` and logging one ``flow_outcome`` line.
 
 - ``licence_renewal`` — :mod:`connectors.flows.licence`
 - ``birth_registration`` — :mod:`connectors.flows.birth`
 - ``business_sync`` — :mod:`connectors.flows.business`
 - ``household_verification`` — :mod:`connectors.flows.household`
+- ``criminal_record_certificate`` — :mod:`connectors.flows.criminal_record`
 
 Each is ``async def flow(ndxp, system, *, rng=None, seed=0, options=None, listener=None)``:
 an :class:`~connectors.client.NdxpClient` whose ``on_event`` is (or calls)
@@ -18,6 +19,7 @@ from collections.abc import Mapping
 from connectors.flows.birth import birth_registration
 from connectors.flows.business import business_sync
 from connectors.flows.common import FlowFunction, FlowOptions, mask
+from connectors.flows.criminal_record import criminal_record_certificate
 from connectors.flows.household import household_verification
 from connectors.flows.licence import licence_renewal
 from connectors.flows.recording import (
@@ -36,6 +38,7 @@ FLOWS: Mapping[FlowName, FlowFunction] = {
     "birth_registration": birth_registration,
     "business_sync": business_sync,
     "household_verification": household_verification,
+    "criminal_record_certificate": criminal_record_certificate,
 }
 
 __all__ = [
@@ -50,6 +53,7 @@ __all__ = [
     "StepListener",
     "birth_registration",
     "business_sync",
+    "criminal_record_certificate",
     "household_verification",
     "licence_renewal",
     "mask",

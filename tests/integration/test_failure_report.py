@@ -1,7 +1,11 @@
-"""Issue 4's acceptance: traffic through the real gateway to the real mocks (OS processes, real
-sockets) under ``reported-2024`` shows every listed failure mode in ``ndxp-sim report`` with a
-non-zero count and its citation; under ``baseline`` it shows none; a fixed seed gives the same
-fault sequence twice.
+"""Issues 4 and 14's acceptance: traffic through the real gateway to the real mocks (OS
+processes, real sockets) shows, for each failure mode of the catalogue
+(:data:`mock_services.failure_modes.FAILURE_MODES`), its scenario ``scenarios/fm-NN.yaml``
+observed in ``ndxp-sim report`` with a non-zero count and exactly the citations of the rules
+that fired — table-driven, so a failure mode added to the catalogue is checked as soon as it
+is there, and fails by name while its scenario file is missing; ``reported-2024`` shows every
+failure mode it lists; ``baseline`` shows none; a fixed seed gives the same fault sequence
+twice. Traffic for a scenario is read from its rules (:mod:`tests.integration.fm_traffic`).
 
 The simulation runs at one time scale (``NDXP_TIME_SCALE`` 0.02): injected waits and the
 gateway's timeouts shrink together. The registry's read timeout is 105 s here (→ 2.1 s), with
@@ -12,6 +16,7 @@ the machine's speed.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -25,10 +30,13 @@ import pytest
 from contracts.exchange import ExchangeRecord
 from gateway.registry import Timeouts
 from mock_services import business_registry, civil_registry, driver_licence, population
-from mock_services.scenarios import find_scenario
+from mock_services.failure_modes import FAILURE_MODES
+from mock_services.fault_specs import Rule
+from mock_services.scenarios import SCENARIOS_DIR, Scenario, find_scenario, load_scenario_file
 from ndxp_sim.report import Report
 from ndxp_sim.report_output import render_markdown, report_from_gateway
 from ndxp_sim.testing import Stack, registry_env, running_stack
+from tests.integration.fm_traffic import drive, moment
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +44,10 @@ SEED = 2024
 TIMEOUTS = Timeouts(connect_s=50.0, read_s=105.0, total_s=105.0)  # x 0.02: 1 s, 2.1 s
 THANH_HOA, QUANG_BINH, BINH_DUONG = "thanh-hoa", "quang-binh", "binh-duong"
 CODES = {THANH_HOA: "038", QUANG_BINH: "044", BINH_DUONG: "074"}
-REPORTED = {"FM-01", "FM-02", "FM-03", "FM-04", "FM-05", "FM-06", "FM-11"}
+REPORTED_2024 = find_scenario("reported-2024")
+REPORTED = set(REPORTED_2024.failure_modes)
+# The modes the hand-written rounds below drive; reported-2024's others get fm_traffic's.
+HAND_DRIVEN = {"FM-01", "FM-02", "FM-03", "FM-04", "FM-05", "FM-06", "FM-11"}
 TUESDAY_MORNING = "2024-06-04T09:00:00+07:00"
 MONDAY_MORNING = "2024-06-03T09:00:00+07:00"
 
@@ -150,7 +161,9 @@ def set_clock(stack: Stack, at: str | None) -> None:
 
 
 def report(stack: Stack, run_id: str) -> Report:
-    return report_from_gateway(stack.gateway_url, stack.admin_token, run_id=run_id)
+    """The run's report, with the route hops' logs (where a failure at the LGSP arose)."""
+    hops = {"lgsp": stack.lgsp_url, "vdxp": stack.vdxp_url}
+    return report_from_gateway(stack.gateway_url, stack.admin_token, run_id=run_id, hops=hops)
 
 
 def test_reported_2024_shows_every_failure_mode_with_its_citation(stack: Stack) -> None:
@@ -164,8 +177,14 @@ def test_reported_2024_shows_every_failure_mode_with_its_citation(stack: Stack) 
                 lookup_round(p)
         civil_round(provinces[THANH_HOA], first=100, count=12)
         civil_round(provinces[THANH_HOA], first=100, count=12)  # later: statuses have moved
-        set_clock(stack, TUESDAY_MORNING)  # maintenance, Tue/Thu 08:00–11:30
-        during = provinces[THANH_HOA].call("GET", "/civil-registry/v1/status-changes")
+        others = tuple(r for r in REPORTED_2024.rules if mode_of(r) not in HAND_DRIVEN)
+        assert not asyncio.run(
+            drive(stack.settings, REPORTED_2024.model_copy(update={"rules": others}))
+        )
+        set_clock(stack, TUESDAY_MORNING)  # judicial records' upgrades, Tue/Thu 08:00–11:30
+        during = provinces[THANH_HOA].call(
+            "GET", "/judicial-records/v1/certificate-requests/LT0380000000001"
+        )
         assert during.status_code == 503
         assert during.json()["code"] == "provider_maintenance"
         assert int(during.headers["retry-after"]) > 0
@@ -196,9 +215,7 @@ def test_reported_2024_shows_every_failure_mode_with_its_citation(stack: Stack) 
     assert {"phone", "id_card_issue_date"} <= set(rows["FM-04"].violated_fields)
     assert {"fees_collected", "result_file_id"} <= set(rows["FM-04"].violated_fields)
     assert rows["FM-11"].failures == {"provider_maintenance": rows["FM-11"].exchanges}
-    (upkeep,) = rows["FM-11"].citations  # judicial records' row, said to be stood in for
-    assert upkeep.startswith("003 Phụ lục V row 62 (Ninh Thuận")
-    assert "stands in" in upkeep
+    assert rows["FM-11"].citations == ["003 Phụ lục V row 62 (Ninh Thuận)"]  # judicial records
     assert rows["FM-11"].not_reproduced == "003 Phụ lục V row 29"  # the land system
 
     cells = {(c.province, c.provider): c for c in result.cells}
@@ -210,11 +227,53 @@ def test_reported_2024_shows_every_failure_mode_with_its_citation(stack: Stack) 
     assert quang_binh.failures.get("empty_answer", 0) > 0
     assert quang_binh.ok + sum(quang_binh.failures.values()) == quang_binh.requests
     assert "FM-03" not in cells["038", "business-registry"].failure_modes
-    assert cells["038", "civil-registry"].failures.get("provider_maintenance") == 1
+    assert cells["038", "judicial-records"].failures.get("provider_maintenance") == 1
 
     markdown = render_markdown(result)
     for mode in REPORTED:
         assert f"| {mode} |" in markdown
+
+
+def mode_of(rule: Rule) -> str:
+    return rule.failure_mode or rule.fault.failure_mode
+
+
+def scenario_of(mode: str) -> Scenario:
+    """``scenarios/fm-NN.yaml``, the failure mode's own scenario; a missing one fails by name."""
+    path = SCENARIOS_DIR / f"{mode.lower()}.yaml"
+    if not path.is_file():
+        pytest.fail(
+            f"{mode} ({FAILURE_MODES[mode].title}) is in the catalogue but has no scenario file "
+            f"scenarios/{path.name}: add it, with rules citing the rows that name {mode}",
+            pytrace=False,
+        )
+    return load_scenario_file(path)
+
+
+@pytest.mark.parametrize("mode", sorted(FAILURE_MODES))
+def test_each_failure_mode_of_the_catalogue_is_observed_with_its_rules_citations(
+    stack: Stack, mode: str
+) -> None:
+    scenario = scenario_of(mode)
+    assert mode in {mode_of(rule) for rule in scenario.rules}, f"{scenario.id} has no {mode} rule"
+    at = moment(scenario)
+    run = switch(stack, scenario.id, **({"at": at} if at else {}))
+    undriven = asyncio.run(drive(stack.settings, scenario))
+    assert not undriven, undriven
+    result = report(stack, run["run_id"])
+    rows = {row.failure_mode: row for row in result.failure_modes}
+    assert mode in rows, f"{scenario.id}: {mode} never observed; saw {sorted(rows)}"
+    row = rows[mode]
+    assert row.exchanges > 0, row
+    assert sum(row.failures.values()) > 0, row  # spoiled answers count as failures too
+    assert row.rules, row  # a rule of the run explains it...
+    own = {rule.id: rule for rule in scenario.rules}
+    assert set(row.rules) <= set(own), row.rules  # ...a rule of this scenario...
+    assert {mode_of(own[rule_id]) for rule_id in row.rules} == {mode}  # ...of this mode
+    fired = set().union(*(set(own[rule_id].source) for rule_id in row.rules))
+    assert row.citations, row
+    assert set(row.citations) == fired  # claims nothing its rules did not cite
+    switch(stack, "baseline")  # closes the run
 
 
 def test_report_command_prints_the_run_in_each_format(stack: Stack) -> None:

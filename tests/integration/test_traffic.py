@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import subprocess
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from connectors.flows import switch_scenario_for
@@ -65,3 +67,38 @@ def test_the_traffic_process_logs_each_outcome_and_stops_after_its_duration(
     assert all(line["flow"] == "household_verification" for line in outcomes)
     assert "Traffic:" in done.stderr
     assert "seed 3" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("at", "thinned"),
+    [("2024-06-04T03:00:00+07:00", True), ("2024-06-04T09:00:00+07:00", False)],
+    ids=["night", "morning-peak"],
+)
+def test_the_business_day_process_follows_the_mocks_fault_clock(
+    stack: Stack, at: str, thinned: bool
+) -> None:
+    """The process reads the simulated hour from the gateway: at 03:00 (a twentieth of the
+    peak) most candidate arrivals are left out, at 09:00 (the peak) none."""
+    moved = httpx.put(
+        f"{stack.gateway_url}/admin/clock",
+        json={"at": at},
+        headers=stack.admin_headers,
+        timeout=30.0,
+    )
+    assert moved.status_code == 200, moved.text
+    argv = [
+        *traffic_argv(20.0, seed=5, mix="household_verification", shape="business-day"),
+        "--duration",
+        "2",
+    ]
+    env = {**stack.env, "COLUMNS": "200"}  # the summary on one line
+    try:
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    finally:
+        httpx.put(
+            f"{stack.gateway_url}/admin/clock", json={"at": None}, headers=stack.admin_headers
+        )
+    assert done.returncode == 0, done.stderr
+    match = re.search(r"business-day, \d+ arrivals shed, (\d+) left out by the hour", done.stderr)
+    assert match, done.stderr
+    assert (int(match.group(1)) > 0) is thinned, done.stderr

@@ -34,12 +34,14 @@ Up = tuple[subprocess.Popen[str], dict[str, str], list[str]]
 
 
 def _up_env(tmp_path: Path) -> dict[str, str]:
-    gateway_port, live_port, *mock_ports = free_ports(6)
+    gateway_port, live_port, lgsp_port, vdxp_port, *mock_ports = free_ports(4 + len(MOCK_NAMES))
     return {
         **os.environ,
         "NDXP_STATE_DIR": str(tmp_path / "state"),
         "NDXP_GATEWAY__PORT": str(gateway_port),
         "NDXP_LIVE__PORT": str(live_port),
+        "NDXP_LGSP__PORT": str(lgsp_port),
+        "NDXP_VDXP__PORT": str(vdxp_port),
         "NDXP_MOCKS__PORTS": json.dumps(dict(zip(MOCK_NAMES, mock_ports, strict=True))),
         "COLUMNS": "400",  # keep rich from wrapping the copy-paste lines
     }
@@ -124,7 +126,7 @@ def test_up_serves_every_service_and_the_printed_curl_sequence_works(
     output = "".join(lines)
     assert "ndxp-sim is up" in output, output
     urls = dict(re.findall(r"^\s+(\S+)\s+(http://127\.0\.0\.1:\d+)", output, re.MULTILINE))
-    assert set(urls) == {*MOCK_NAMES, "gateway", "live-view"}
+    assert set(urls) == {*MOCK_NAMES, "gateway", "lgsp", "vdxp", "live-view"}
     for url in urls.values():
         assert httpx.get(f"{url}/healthz").status_code == 200
 
