@@ -90,12 +90,13 @@ _reset = structlog.contextvars.reset_contextvars
 class _Head:
     """What the exchange needs of the request head, read in one pass over the raw fields."""
 
-    __slots__ = ("authorization", "content_type", "forwarded", "length", "traceparent")
+    __slots__ = ("authorization", "content_type", "forwarded", "lengths", "traceparent")
 
     def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
         forwarded: list[tuple[bytes, bytes]] = []
         authorization: list[bytes] = []
-        self.traceparent = self.content_type = self.length = None
+        self.traceparent = self.content_type = None
+        self.lengths: list[bytes] = []
         connection: list[bytes] | None = None
         for key, value in raw:
             lower = key.lower()
@@ -103,9 +104,10 @@ class _Head:
                 if lower == b"authorization":
                     authorization.append(value)
                 elif lower == b"traceparent":
-                    self.traceparent = self.traceparent or value
+                    if self.traceparent is None:  # the first one, as Headers.get gives
+                        self.traceparent = value
                 elif lower == b"content-length":
-                    self.length = self.length or value
+                    self.lengths.append(value)
                 elif lower == b"connection":
                     connection = (connection or []) + [value]
                 continue
@@ -193,8 +195,8 @@ class Proxy:
 
     async def _exchange(self, scope: Scope, receive: Receive, head: _Head, ex: Exchange) -> _Answer:
         refusal: GatewayError | None = scope.get(EDGE_ERROR)
-        if refusal is None and head.length is not None:
-            refusal = length_refusal(head.length, self.max_bytes)
+        for length in head.lengths:
+            refusal = refusal or length_refusal(length, self.max_bytes)
         if refusal is not None:  # what the edge refuses, before any route
             raise refusal
         rt = self.rt
