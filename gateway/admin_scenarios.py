@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import httpx
@@ -39,8 +40,10 @@ from contracts.gateway import (
 from gateway.admin import require_admin
 from gateway.errors import GatewayError, InvalidRequest, NotFound, UpstreamError
 from gateway.runtime import Runtime, RuntimeDep
+from gateway.scenario_gate import GateRule
 from gateway.upstream import map_httpx_errors
 from mock_services.fault_specs import RULE_ID_PATTERN
+from mock_services.fault_values import Window
 from mock_services.scenarios import SCENARIOS_DIR, Scenario, ScenarioError, find_scenario
 from mock_services.scenarios import load_catalogue as _load_catalogue
 
@@ -125,6 +128,7 @@ async def clear_scenario(runtime: RuntimeDep) -> Run:
 async def put_clock(runtime: RuntimeDep, update: ClockUpdate) -> dict[str, ProviderScenario]:
     at = update.at.isoformat() if update.at else None
     await _on_all(runtime, "PUT", "/_faults/clock", {"at": at})
+    runtime.gate.set_clock(update.at)
     names = list(runtime.clients)
     states = await asyncio.gather(*(_read(runtime, name) for name in names))
     return dict(zip(names, states, strict=True))
@@ -170,7 +174,33 @@ async def apply_scenario(runtime: Runtime, scenario: Scenario, at: datetime | No
         )
     await _on_all(runtime, "PUT", "/_faults/clock", {"at": at.isoformat() if at else None})
     await _hops_follow(runtime, document, at, needed)
+    runtime.gate.set_rules(gate_rules(scenario))  # its rules at the gateway itself (FM-07)
+    runtime.gate.set_clock(at)
     return await runtime.runs.start(document, seed=scenario.seed, clock_at=at)
+
+
+def gate_rules(scenario: Scenario) -> list[GateRule]:
+    """The scenario's rules with ``match.hop: gateway``, as the gateway applies them."""
+    found = []
+    for rule in scenario.rules:
+        if rule.match.hop != "gateway":
+            continue
+        windows = rule.match.during  # required for a gateway rule (mock_services.fault_specs)
+        found.append(
+            GateRule(
+                rule_id=rule.id,
+                fault=f"{rule.fault.kind}:{rule.id}",
+                provider=rule.match.provider,
+                during=", ".join(window.describe() for window in windows),
+                applies=rule.match.matches,
+                ends_at=partial(_window_end, windows),
+            )
+        )
+    return found
+
+
+def _window_end(windows: tuple[Window, ...], now: datetime) -> datetime:
+    return next(window for window in windows if window.contains(now)).ends_at(now)
 
 
 def _hop_urls(runtime: Runtime) -> dict[str, str]:

@@ -43,6 +43,7 @@ from gateway.registry import load_registry
 from gateway.routing import Router
 from gateway.runs import RunStore
 from gateway.runtime import Runtime
+from gateway.scenario_gate import ScenarioGate
 from gateway.upstream import Upstream, httpx_timeout
 from ndxp_config.settings import Settings, get_settings
 
@@ -171,6 +172,7 @@ def create_app(
             timeouts={r.service: httpx_timeout(r.timeouts) for r in router.routes},
             runs=RunStore(settings.state_dir / "runs.db"),
             upstream=upstream,
+            gate=ScenarioGate(settings.time_scale),
         )
         if clock is not None:
             runtime.clock = clock

@@ -207,6 +207,10 @@ class Proxy:
         route = ex.route = match.route
         if not subscribed(consumer, route.service):
             raise Forbidden(f"{consumer.id} is not subscribed to {route.service}")
+        refused = rt.gate.check(consumer, route)  # a scenario rule at the gateway (FM-07)
+        if refused is not None:
+            ex.injected_fault, error = refused
+            raise error
         body = await read_body(scope, receive, self.max_bytes)
         if body and head.content_type is not None:
             _check_json(head.content_type, body)

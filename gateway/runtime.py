@@ -31,6 +31,7 @@ from gateway.quotas import QuotaStore
 from gateway.registry import Registry
 from gateway.routing import Router
 from gateway.runs import RunStore
+from gateway.scenario_gate import ScenarioGate
 from gateway.upstream import Upstream
 from ndxp_config.settings import Settings
 
@@ -53,6 +54,7 @@ class Runtime:
     upstream: Upstream  # the only way a province's call reaches a provider
     observers: list[Observer] = field(default_factory=list)
     rng: random.Random = field(default_factory=random.Random)
+    gate: ScenarioGate = field(default_factory=ScenarioGate)  # the scenario's gateway rules
     # What time it is for quotas (the local day, the reset); tests inject a clock to cross
     # local midnight without waiting for it.
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))

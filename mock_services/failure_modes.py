@@ -136,6 +136,7 @@ APPENDIX_ROWS: dict[int, AppendixRow] = {
         _row(20, "038", "ĐKDN: timeouts >30 s, file ids, HTX code and name", _BR),
         _row(21, "038", "GPLX renewal: phone, health certificate, fees, unit", _DL),
         _row(25, "038", "population via VNeID: phone, ID-card date, parents' DOB", _POP),
+        _row(27, "004", "ĐKDN: no postman file, url, key; testing outside office hours", _BR),
         _row(28, "040", "ĐKDN/HTX/HKD: frequent errors", _BR),
         _row(29, "040", "land (VBDLIS): free 3 days a week"),
         _row(31, "040", "GPLX renewal: digitised results not shared", _DL),

@@ -23,7 +23,7 @@ from mock_services.fault_network import Sleep, pause
 from mock_services.fault_values import Spec
 from mock_services.service import problem_response
 
-Phase = Literal["capacity", "delay", "answer", "body", "after_body"]
+Phase = Literal["capacity", "delay", "answer", "body", "after_body", "gateway"]
 Loc = tuple[str | int, ...]
 # The caller hung up during an injected wait: nobody reads this (the server discards it).
 CALLER_GONE = 499

@@ -25,7 +25,10 @@ everything else from the class. A kind's *phase* is where in a request it acts:
     ``change_enum``, ``date_format``);
 ``after_body``
     last: the first fired rule of this phase sends the answer its way (``reset`` during the
-    body).
+    body);
+``gateway``
+    at the gateway, never in a mock: the gateway refuses the call itself
+    (``sandbox_window``, :mod:`mock_services.fault_gateway`; rules with ``match.hop: gateway``).
 
 Class attributes say what the report needs: ``failure_mode`` (the default FM), ``outcomes``
 (the gateway outcomes the kind causes) and ``spoils`` (what it does to an answer the gateway
@@ -78,6 +81,7 @@ from mock_services.fault_drift import (
     RenameField,
     RequireField,
 )
+from mock_services.fault_gateway import SandboxWindow
 from mock_services.fault_network import ResetResponse, server_transport
 from mock_services.fault_values import Window
 from ndxp_config.simclock import retry_after
@@ -641,7 +645,8 @@ Fault = Annotated[
     | ChangeType
     | ChangeEnum
     | DateFormat
-    | RequireField,
+    | RequireField
+    | SandboxWindow,
     Field(discriminator="kind"),
 ]
 KIND_CLASSES: dict[str, type[FaultKind]] = {
@@ -694,6 +699,7 @@ __all__ = [
     "Overload",
     "Phase",
     "Reset",
+    "SandboxWindow",
     "StaleStatus",
     "Unavailable",
     "WrongValue",

@@ -12,14 +12,15 @@ A scenario file (:mod:`mock_services.scenarios`) lists rules; the engine
       provinces: ["038"]            # X-NDXP-Province, forwarded by the gateway; empty: any
       consumers: [onestop-thanh-hoa]   # X-NDXP-Consumer; empty: any
       during: [{days: [mon, tue, wed, thu, fri], start: "08:00", end: "11:30"}]  # local time
-      hop: database                 # where it strikes: database (default), lgsp or vdxp
+      hop: database                 # where it strikes: database (default), lgsp, vdxp, gateway
     probability: 0.3                # per matching request (per file / registration: see below)
     fault: {kind: latency, distribution: lognormal, p50_ms: 3000, p95_ms: 32000}
 
 The fault kinds — ``latency``, ``hang``, ``http_error`` (5xx), ``unavailable`` (503 +
 Retry-After), ``reset`` (before the response or during its body), ``empty_body``,
 ``empty_list``, ``drop_fields``, ``dangling_file``, ``stale_status``, ``maintenance``,
-``overload`` — are classes of :mod:`mock_services.fault_kinds`, each applying itself; they
+``overload``, and ``sandbox_window`` that the gateway applies (``hop: gateway``) — are classes
+of :mod:`mock_services.fault_kinds`, each applying itself; they
 are re-exported here. Times of day are local to Asia/Ho_Chi_Minh (UTC+7, no daylight saving
 since 1975).
 """
@@ -33,6 +34,7 @@ from pydantic import Field, field_validator, model_validator
 
 from contracts.catalogue import Provider
 from mock_services.failure_modes import unknown_failure_mode
+from mock_services.fault_gateway import GATEWAY_KINDS
 from mock_services.fault_kinds import (
     FAULT_KINDS,
     KEYED_KINDS,
@@ -56,8 +58,8 @@ from mock_services.fault_values import CLOCK_TIME_PATTERN, WEEKDAYS, Spec, Weekd
 
 RULE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 
-Hop = Literal["database", "lgsp", "vdxp"]
-HOPS: tuple[Hop, ...] = ("database", "lgsp", "vdxp")
+Hop = Literal["database", "lgsp", "vdxp", "gateway"]
+HOPS: tuple[Hop, ...] = ("database", "lgsp", "vdxp", "gateway")
 # What a hop in front of the gateway can do to a call: hold it, fail it, drop the connection.
 # Kinds that rewrite a database's records (keyed by its file or dossier ids) stay with it.
 HOP_KINDS = frozenset({"latency", "hang", "http_error", "unavailable", "reset", "maintenance",
@@ -82,9 +84,9 @@ class Match(Spec):
     )
     hop: Hop = Field(
         default="database",
-        description="Where the fault strikes: the national database (its mock), or a route's "
+        description="Where the fault strikes: the national database (its mock), a route's "
         "hop in front of the gateway — the provincial LGSP or VDXP — on calls for this "
-        "provider's operations (FM-10).",
+        "provider's operations (FM-10), or the gateway itself (`sandbox_window`, FM-07).",
     )
 
     def matches(
@@ -123,7 +125,18 @@ class Rule(Spec):
 
     @model_validator(mode="after")
     def _a_hop_fails_calls_not_records(self) -> Rule:
-        if self.match.hop != "database" and self.fault.kind not in HOP_KINDS:
+        at_gateway = self.match.hop == "gateway"
+        if at_gateway != (self.fault.kind in GATEWAY_KINDS):
+            raise ValueError(
+                f"the gateway applies only {', '.join(sorted(GATEWAY_KINDS))}, and only with "
+                f"match.hop: gateway (this rule: {self.fault.kind} at the {self.match.hop} hop)"
+            )
+        if at_gateway and (not self.match.during or self.probability != 1.0):
+            raise ValueError(
+                "a sandbox_window rule is a policy, not a draw: give match.during (when the "
+                "gateway refuses the calls) and leave probability at 1"
+            )
+        if self.match.hop not in ("database", "gateway") and self.fault.kind not in HOP_KINDS:
             raise ValueError(
                 f"a {self.fault.kind} rule changes a database's records; at the "
                 f"{self.match.hop} hop use one of {', '.join(sorted(HOP_KINDS))}"

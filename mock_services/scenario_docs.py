@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from mock_services.failure_modes import FAILURE_MODES, cited_rows, format_rows
+from mock_services.fault_gateway import GATEWAY_KINDS
 from mock_services.fault_kinds import KIND_CLASSES, FaultKind, parameters
 from mock_services.fault_specs import HOP_KINDS, Match, Rule
 from mock_services.scenarios import Scenario, load_catalogue
@@ -121,9 +122,11 @@ def kinds_block() -> str:
         "clock — it runs `1 / NDXP_TIME_SCALE` times as fast as the wall clock and `PUT "
         "/admin/clock` (or `PUT /admin/scenario`'s `at`) sets it. Outside its windows the rule "
         "is not there (no draw, no capacity), e.g. `reported-2024`'s peak-hour congestion.",
-        f"- `match.hop`: {Match.model_fields['hop'].description} At a hop only "
-        f"{', '.join(f'`{k}`' for k in sorted(HOP_KINDS))} apply; the province's calls "
-        "there never reach the gateway, and the report places them at that hop.",
+        f"- `match.hop`: {Match.model_fields['hop'].description} At the LGSP or VDXP hop "
+        f"only {', '.join(f'`{k}`' for k in sorted(HOP_KINDS))} apply; the province's calls "
+        "there never reach the gateway, and the report places them at that hop. At the "
+        f"gateway only {', '.join(f'`{k}`' for k in sorted(GATEWAY_KINDS))} applies, with "
+        "`match.during` (when the gateway refuses the calls) and no `probability`.",
         f"- `failure_mode` must be one of REPORTS.md's: {modes}.",
         "- `NDXP_SCENARIOS_DIR` points the gateway and `ndxp-sim scenario` at another folder "
         "of scenario files (default: `scenarios/`).",

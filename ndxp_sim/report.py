@@ -20,8 +20,9 @@ when there is one, and the registry's consumer → province table. Each exchange
 A failure mode's row claims only the rows its fired rules cite; the other rows REPORTS.md
 names for that mode are shown apart (``not_reproduced``). Refusals by the gateway itself
 (401, 403, 404 unknown service, 429 quota) are nobody's failure mode: they are counted, never
-attributed. Three tables follow: failure modes, rules, province × provider. Percentiles are
-nearest-rank.
+attributed — except those a scenario rule at the gateway made (``match.hop: gateway``, e.g.
+FM-07's ``sandbox_window``), which name their rule in ``injected_fault`` like a mock's fault.
+Three tables follow: failure modes, rules, province × provider. Percentiles are nearest-rank.
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from gateway.testing import ADMIN_TOKEN, admin_headers, running_gateway
+from contracts.exchange import ExchangeRecord
+from gateway.testing import ADMIN_TOKEN, admin_headers, bearer, running_gateway
 from mock_services.apps import create_mock_app
 from ndxp_config.settings import MOCK_NAMES, GatewaySettings, Settings
 
@@ -158,3 +159,54 @@ async def test_scenario_control_needs_the_admin_token(
     async with running_gateway(settings) as (_app, client):
         response = await client.request(method, path, json=body)
     assert response.status_code == 401
+
+
+async def test_a_gateway_rule_refuses_its_province_in_its_window_and_names_the_rule(
+    settings: Settings, mocks: dict[str, FastAPI]
+) -> None:
+    """fm-07's rule (hop: gateway): Cao Bằng's calls to the business registry during office
+    hours get the gateway's own 403 sandbox_window_closed, recorded as the rule's fault;
+    another province, another database and the weekend go through."""
+    transports = {name: httpx.ASGITransport(app=app) for name, app in mocks.items()}
+    async with running_gateway(settings, transports) as (app, client):
+        records: list[ExchangeRecord] = []
+        app.state.runtime.observers.append(records.append)
+        switched = await client.put(
+            "/admin/scenario",
+            json={"name": "fm-07", "at": "2024-06-03T09:00:00+07:00"},  # a Monday
+            headers=admin_headers(),
+        )
+        assert switched.status_code == 200, switched.text
+        cao_bang = await bearer(client, ("onestop-cao-bang", "dev-secret-cao-bang"))
+        thanh_hoa = await bearer(client)
+        dossier = "/business-registry/v1/enterprise-dossiers/DN-{}-20240603-00000"
+
+        refused = await client.get(dossier.format("004"), headers=cao_bang)
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["code"] == "sandbox_window_closed"
+        assert "cao-bang-tests-only-outside-office-hours" in refused.json()["detail"]
+        assert int(refused.headers["retry-after"]) > 0
+        assert records[-1].outcome == "sandbox_window_closed"
+        assert (
+            records[-1].injected_fault == "sandbox_window:cao-bang-tests-only-outside-office-hours"
+        )
+        assert records[-1].provider == "business-registry"
+
+        other = await client.get(dossier.format("038"), headers=thanh_hoa)
+        assert other.status_code != 403
+        assert records[-1].injected_fault is None
+        citizen = await client.get("/population/v1/citizens/038090000001", headers=cao_bang)
+        assert citizen.status_code != 403, citizen.text
+
+        saturday = await client.put(
+            "/admin/clock", json={"at": "2024-06-08T09:00:00+07:00"}, headers=admin_headers()
+        )
+        assert saturday.status_code == 200
+        weekend = await client.get(dossier.format("004"), headers=cao_bang)
+        assert weekend.status_code != 403, weekend.text
+
+        await client.delete("/admin/scenario", headers=admin_headers())
+        await client.put("/admin/clock", json={"at": "2024-06-03T09:00:00+07:00"},
+                         headers=admin_headers())  # fmt: skip
+        baseline = await client.get(dossier.format("004"), headers=cao_bang)
+        assert baseline.status_code != 403, baseline.text

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from pydantic import ValidationError
 from structlog.testing import capture_logs
 
 from connectors.client import NdxpClient
@@ -31,6 +32,7 @@ from connectors.flows import (
     licence_renewal,
     record_event,
 )
+from connectors.flows.common import execute
 from connectors.flows.recording import Partial
 from connectors.provinces import (
     DAILY_FLOWS,
@@ -43,6 +45,7 @@ from connectors.provinces import (
     find_system,
     one_stop_systems,
 )
+from contracts.population import Citizen
 from gateway.registry import default_registry
 from gateway.testing import gateway_settings, running_gateway
 from mock_services import (
@@ -425,3 +428,53 @@ async def test_criminal_record_certificate_fails_in_the_lltp_upgrade_window_unde
     assert "provider_maintenance" in result.reason
     assert services(result) == ["population.get_citizen", "judicial-records.request_certificate"]
     assert result.steps[0].status == 200
+
+
+async def test_a_drifted_date_in_an_answer_degrades_the_birth_flow_instead_of_raising(
+    sim: Sim,
+) -> None:
+    """FM-08: the parents' dates of birth come as dd/mm/yyyy; the SDK's typed method raises
+    ContractViolation, the flow goes on with the raw answer, and the request it cannot build
+    from it (CitizenRef.date_of_birth) ends the run degraded, naming the field."""
+    sim.scenario(
+        parse_scenario(
+            {
+                "id": "drifted-dates",
+                "title": "dates of birth as dd/mm/yyyy",
+                "description": "The population database sends local dates (FM-08).",
+                "source": ["test"],
+                "rules": [
+                    {
+                        "id": "local-dates",
+                        "failure_mode": "FM-08",
+                        "source": ["test"],
+                        "match": {"provider": "population", "operations": ["get_citizen"]},
+                        "fault": {
+                            "kind": "date_format",
+                            "paths": ["date_of_birth"],
+                            "format": "dd/mm/yyyy",
+                        },
+                    }
+                ],
+            }
+        )
+    )
+    result = await sim.run("birth_registration", "Thanh Hóa")
+    assert result.outcome == "degraded", result.reason
+    assert "CitizenRef.date_of_birth" in result.reason  # where the flow had to stop
+    # Father and mother looked up; nothing submitted from the drifted dates.
+    assert services(result) == ["population.get_citizen", "population.get_citizen"]
+    assert "date_of_birth" in result.steps[0].violations
+
+
+async def test_a_validation_error_without_a_drifted_answer_is_the_flows_bug_and_raises(
+    sim: Sim,
+) -> None:
+    """The runner turns a model error into ``degraded`` only after a recorded violation."""
+
+    async def buggy(*_: Any) -> None:
+        Citizen.model_validate({})
+
+    system = sim.system("Thanh Hóa")
+    with pytest.raises(ValidationError):
+        await execute("birth_registration", buggy, await sim.client(system), system)

@@ -300,6 +300,20 @@ DROP_PHONE = ("  - id: r", "    match: {provider: population, operations: [get_c
             10, "rules[0].fault.values.marital_status", "breaks the contract",
             id="wrong-value-breaks-the-contract",
         ),
+        pytest.param(
+            (*HEAD, "    fault: {kind: sandbox_window}"),
+            6, "rules[0]", "only with match.hop: gateway", id="gateway-kind-at-the-database",
+        ),
+        pytest.param(
+            ("  - id: r", "    match: {provider: population, hop: gateway}",
+             "    fault: {kind: hang}"),
+            6, "rules[0]", "the gateway applies only sandbox_window", id="hang-at-the-gateway",
+        ),
+        pytest.param(
+            ("  - id: r", "    match: {provider: population, hop: gateway}",
+             "    fault: {kind: sandbox_window}"),
+            6, "rules[0]", "give match.during", id="gateway-rule-without-window",
+        ),
     ],
 )  # fmt: skip
 def test_an_invalid_file_is_refused_with_file_line_and_field(

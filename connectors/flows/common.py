@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
+from pydantic import ValidationError
+
 from connectors.errors import NdxpError
 from connectors.flows.recording import FlowAborted, FlowResult, FlowRun, Incomplete, StepListener
 from connectors.provinces import FlowName, OneStopSystem
@@ -74,13 +76,33 @@ async def execute(
     options: FlowOptions | None = None,
     listener: StepListener | None = None,
 ) -> FlowResult:
-    """Run one flow body to its :class:`FlowResult`; SDK errors become a ``failed`` outcome."""
+    """Run one flow body to its :class:`FlowResult`; SDK errors become a ``failed`` outcome.
+
+    A flow goes on with what a contract-violating answer holds (the SDK's typed method raised
+    :class:`~connectors.errors.ContractViolation`; :meth:`FlowRun.call` hands the flow the raw
+    answer). When a drifted value of it (a date reformatted, a type changed: FM-08) cannot
+    make the next request's model, the run stops ``degraded`` naming the fields, whatever the
+    flow; the same error with no violation recorded is a bug of the flow and is raised.
+    """
     run = FlowRun(flow, system, listener)
     try:
         await body(ndxp, system, rng or random.Random(seed), options or FlowOptions(), run)
     except (NdxpError, FlowAborted, Incomplete) as exc:
         return run.result(exc)
+    except ValidationError as exc:
+        if not any(step.violations for step in run.steps):
+            raise
+        return run.result(
+            Incomplete(f"stopped: the next request cannot be built from that answer ({_locs(exc)})")
+        )
     return run.result()
+
+
+def _locs(exc: ValidationError) -> str:
+    """``CitizenRef.date_of_birth`` for each field a model refused."""
+    return ", ".join(
+        ".".join([exc.title, *(str(part) for part in error["loc"])]) for error in exc.errors()
+    )
 
 
 class FlowFunction(Protocol):

@@ -21,8 +21,6 @@ from datetime import datetime, timedelta
 from importlib import import_module
 from typing import Any
 
-from pydantic import ValidationError
-
 from connectors.client import NdxpClient
 from connectors.errors import NdxpError
 from connectors.flows import FLOWS, FlowOptions
@@ -123,9 +121,7 @@ async def _drive_rule(settings: Settings, rule: Rule, system: OneStopSystem) -> 
             )
         for flow in FLOWS_OF.get(provider, ()):
             for seed in FLOW_SEEDS:
-                # A ValidationError is a flow building its next request from a drifted answer
-                # (FM-08): the exchanges are logged all the same; the flow's bug is not ours.
-                with contextlib.suppress(NdxpError, ValidationError):
+                with contextlib.suppress(NdxpError):
                     await FLOWS[flow](ndxp, system, seed=seed, options=OPTIONS)
     return len(ops)
 
