@@ -109,9 +109,9 @@ def print_table(raw: str) -> None:
     rows, leftovers = component_table(raw)
     samples = sum(c for _, c, _ in rows)
     print(f"\npy-spy: the gateway worker's CPU by component ({samples} samples, 250 Hz)")
-    print(f"{'component':<32}{'samples':>9}{'share':>8}")
+    print(f"{'component':<40}{'samples':>9}{'share':>8}")
     for name, count, share in rows:
-        print(f"{name:<32}{count:>9}{share:>7.1f}%")
+        print(f"{name:<40}{count:>9}{share:>7.1f}%")
     if leftovers:
         print("heaviest leaf frames in 'other' / 'gateway (other)':")
         for frame, count in leftovers:

@@ -181,13 +181,13 @@ def probe_features(
 
 def print_results(cols: list[Column], args: argparse.Namespace) -> dict[str, float]:
     print(
-        f"\n{'proxy (median of rounds)':<40}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+        f"\n{'proxy (median of rounds)':<44}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
         f"{'CPU/req µs':>12}{'errors':>8}"
     )
     for col in cols:
         errors = sum(r["errors"] for r in col.rounds)
         print(
-            f"{col.name:<40}{col.median('rps'):>9.0f}{col.median('p50_us') / 1000:>9.2f}"
+            f"{col.name:<44}{col.median('rps'):>9.0f}{col.median('p50_us') / 1000:>9.2f}"
             f"{col.median('p99_us') / 1000:>9.2f}{col.median('cpu_us'):>12.0f}{errors:>8}"
         )
     by = {c.key: c for c in cols}
@@ -216,16 +216,21 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="gateway workers (>1: unpinned)")
     parser.add_argument("--rate", type=float, default=300.0, help="fixed-rate load; 0 skips it")
     parser.add_argument("--profile", action="store_true", help="py-spy the gateway worker")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, store)")
     parser.add_argument("--quick", action="store_true", help="smoke: 1 round of 2 s")
     parser.add_argument("--json", action="store_true", help="print the results as JSON too")
     args = parser.parse_args()
     if args.quick:
         args.duration, args.rounds = 2.0, 1
-    run(args)
-
-
-def run(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="ndxp-overhead-"))
+    run(args, work)  # on failure the work directory stays, for its logs
+    if args.keep:
+        print(f"work directory kept: {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, work: Path) -> None:
     personal_id = sample_ids(SEED, "038")[0]
     path = f"/v1/citizens/{personal_id}"
     ports = {name: bs.free_port() for name in ("upstream", "nginx", "ceiling", "gateway")}

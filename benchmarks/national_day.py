@@ -32,6 +32,7 @@ import argparse
 import asyncio
 import json
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -131,6 +132,7 @@ def main() -> None:
     parser.add_argument(
         "--tight", default="onestop-bac-kan", help="the consumer given a small quota"
     )
+    parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, store)")
     parser.add_argument("--quick", action="store_true", help="smoke: 2,000 exchanges in ~20 s")
     args = parser.parse_args()
     if args.quick:
@@ -141,11 +143,15 @@ def main() -> None:
         sys.exit("wrk not found (apt-get install wrk): the national day needs it")
     if args.upstream == "static" and not bs.NGINX:
         sys.exit("nginx not found (apt-get install nginx): use --upstream mocks")
-    run(args)
-
-
-def run(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="ndxp-day-"))
+    run(args, work)  # on failure the work directory stays, for its logs
+    if args.keep:
+        print(f"work directory kept: {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, work: Path) -> None:
     total = round(NDXP_EXCHANGES_PER_DAY * args.scale)
     ports = {name: bs.free_port() for name in MOCKS}
     gw_port = bs.free_port()
