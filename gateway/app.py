@@ -9,6 +9,7 @@ record is lost.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -20,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match
 from starlette.routing import Route as StarletteRoute
-from starlette.types import Scope
+from starlette.types import Receive, Scope, Send
 
 from contracts.common import CONTRACT_VERSION
 from gateway import admin, admin_consumers, admin_scenarios, endpoints
@@ -29,12 +30,12 @@ from gateway.consumers import open_consumers
 from gateway.contract_check import ContractChecker
 from gateway.docs import install_docs
 from gateway.edge import EdgeMiddleware
-from gateway.errors import GatewayError, MethodNotAllowed, NotFound
+from gateway.errors import GatewayError, GatewayInternalError, MethodNotAllowed, NotFound
 from gateway.exchange import log_line
 from gateway.exchange_log import open_exchange_log
 from gateway.kit_codes import code_table, render_markdown
 from gateway.metrics import GatewayMetrics
-from gateway.problems import install_problem_handlers
+from gateway.problems import install_problem_handlers, problem_response
 from gateway.proxy import Proxy
 from gateway.quotas import open_quota_store
 from gateway.record_feed import RecordFeed
@@ -49,6 +50,7 @@ from ndxp_config.settings import Settings, get_settings
 # First path segments that belong to the gateway itself, never to a consumer call.
 RESERVED = frozenset({"admin", "oauth2", "metrics", "healthz", "docs", "redoc", "openapi.json"})
 _PROXY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+_HOT_METHODS = frozenset(_PROXY_METHODS)
 
 DESCRIPTION = """\
 The NDXP gateway (*Nền tảng tích hợp, chia sẻ dữ liệu quốc gia*) of ndxp-sim: it routes calls
@@ -89,13 +91,38 @@ TAGS = [
 ]
 
 
+class GatewayApp(FastAPI):
+    """FastAPI for the gateway's own endpoints; a consumer call goes to the proxy before it.
+
+    The exchange path is plain ASGI (:class:`gateway.proxy.Proxy`): a request whose first
+    path segment is not one of ``RESERVED`` never builds FastAPI's or Starlette's request,
+    response, routing or middleware objects. What the middleware would do for it — the edge's
+    bounds (:mod:`gateway.edge`) — the proxy does itself. Anything else (the admin API, the
+    token endpoint, docs, ``/metrics``, a method no proxy route takes, a path the catch-all
+    route cannot match) goes through FastAPI as before.
+    """
+
+    proxy: Proxy | None = None  # set by the lifespan
+    freeze_gc = False  # a server process: gc.freeze() once started (gateway.server)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        proxy = self.proxy
+        if proxy is not None and scope["type"] == "http" and scope["method"] in _HOT_METHODS:
+            path: str = scope["path"]
+            if path[:1] == "/" and "\n" not in path and path.split("/", 2)[1] not in RESERVED:
+                scope["app"] = self
+                await proxy(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
     transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
     registry: CollectorRegistry | None = None,
     clock: Callable[[], datetime] | None = None,
-) -> FastAPI:
+) -> GatewayApp:
     """The gateway app.
 
     Args:
@@ -119,7 +146,7 @@ def create_app(
     metrics = GatewayMetrics(registry)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: GatewayApp) -> AsyncIterator[None]:
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         quotas = open_quota_store(
             settings.gateway.quota_store_url,
@@ -162,10 +189,16 @@ def create_app(
             runtime.observers.append(feed)
         app.state.runtime = runtime
         app.state.consumers = open_consumers(runtime)  # onboarding: gateway.consumers
-        app.state.proxy = Proxy(runtime)
+        app.state.proxy = app.proxy = Proxy(runtime)
+        if app.freeze_gc:
+            # What start-up built lives as long as the process: out of the collector's
+            # sight, so that collections only walk what requests allocate.
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:
+            app.proxy = None
             await upstream.aclose()
             app.state.consumers.close()
             await log.close()
@@ -174,7 +207,7 @@ def create_app(
             if feed is not None:
                 feed.close()
 
-    app = FastAPI(
+    app = GatewayApp(
         title="NDXP gateway (ndxp-sim)",
         version=CONTRACT_VERSION,
         description=DESCRIPTION + render_markdown(code_table()),
@@ -190,27 +223,29 @@ def create_app(
     app.include_router(admin.router)
     app.include_router(admin_scenarios.router)
     app.include_router(admin_consumers.router)
-    # Last, and a plain Starlette route: the hot path skips FastAPI's dependency machinery.
+    # Last: what no endpoint of the gateway's own answers. Consumer calls reach the proxy
+    # before FastAPI (GatewayApp.__call__); this route answers the rest of the paths the
+    # catch-all matches, under the reserved segments, as exchanges too.
     app.router.routes.append(
-        StarletteRoute("/{path:path}", _exchange, methods=_PROXY_METHODS, include_in_schema=False)
+        StarletteRoute("/{path:path}", _unanswered, methods=_PROXY_METHODS, include_in_schema=False)
     )
     return app
 
 
-async def _exchange(request: Request) -> Response:
+async def _unanswered(request: Request) -> Response:
     path: str = request.scope["path"]
-    if path.split("/", 2)[1] in RESERVED:
-        # The gateway's own endpoints are never exchanges, but a refusal here is: a known
-        # path with another method is 405 with Allow, as the router would have answered.
-        allowed = _allowed_methods(request.app.router.routes[:-1], request.scope)
-        if allowed:
-            refusal = MethodNotAllowed(
-                f"{request.method} {path}", headers={"Allow": ", ".join(sorted(allowed))}
-            )
-            return _refuse(request.scope, refusal)
-        return _refuse(request.scope, NotFound(f"no gateway endpoint at {path}"))
-    proxy: Proxy = request.app.state.proxy
-    return await proxy.handle(request)
+    if path.split("/", 2)[1] not in RESERVED:
+        # The proxy takes these before FastAPI once the lifespan started; not before.
+        return _refuse(request.scope, GatewayInternalError("the gateway is not started"))
+    # The gateway's own endpoints are never exchanges, but a refusal here is: a known
+    # path with another method is 405 with Allow, as the router would have answered.
+    allowed = _allowed_methods(request.app.router.routes[:-1], request.scope)
+    if allowed:
+        refusal = MethodNotAllowed(
+            f"{request.method} {path}", headers={"Allow": ", ".join(sorted(allowed))}
+        )
+        return _refuse(request.scope, refusal)
+    return _refuse(request.scope, NotFound(f"no gateway endpoint at {path}"))
 
 
 def _allowed_methods(routes: list[BaseRoute], scope: Scope) -> list[str]:
@@ -224,5 +259,5 @@ def _allowed_methods(routes: list[BaseRoute], scope: Scope) -> list[str]:
 
 def _refuse(scope: Scope, err: GatewayError) -> Response:
     """Answer a request refused before the proxy, and record it as an exchange."""
-    proxy: Proxy = scope["app"].state.proxy
-    return proxy.refuse(scope, err)
+    proxy: Proxy | None = getattr(scope["app"].state, "proxy", None)
+    return problem_response(err) if proxy is None else proxy.refuse(scope, err)

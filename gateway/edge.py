@@ -43,20 +43,11 @@ class EdgeMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        error = scope.get(EDGE_ERROR) or self._declared_too_large(scope)
+        error = edge_refusal(scope, self.max_bytes)
         if error is not None:
             await self.refuse(scope, error)(scope, receive, send)
             return
         await self.app(scope, self._bounded(scope, receive), send)
-
-    def _declared_too_large(self, scope: Scope) -> GatewayError | None:
-        for key, value in scope["headers"]:
-            if key == b"content-length":
-                if not value.isdigit():
-                    return InvalidRequest("Content-Length is not a number")
-                if int(value) > self.max_bytes:
-                    return PayloadTooLarge(f"the body exceeds {self.max_bytes} bytes")
-        return None
 
     def _bounded(self, scope: Scope, receive: Receive) -> Receive:
         limit = self.max_bytes
@@ -71,20 +62,79 @@ class EdgeMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise _marked(scope, PayloadTooLarge(f"the body exceeds {limit} bytes"))
+                    raise _too_large(scope, limit)
                 if not message.get("more_body", False):
                     ended = True
-                    cut: GatewayError | None = scope.get(EDGE_ERROR)
-                    if cut is not None:  # the server ended the body early (gateway.protocol)
-                        raise cut
+                    _raise_cut(scope)
             elif message["type"] == "http.disconnect":
                 ended = True
-                raise _marked(
-                    scope, ClientDisconnected("the client left before sending the whole request")
-                )
+                raise _disconnected(scope)
             return message
 
         return bounded_receive
+
+
+def edge_refusal(scope: Scope, max_bytes: int) -> GatewayError | None:
+    """The refusal due before any route: the server's mark, or a declared body too large."""
+    error: GatewayError | None = scope.get(EDGE_ERROR)
+    if error is not None:
+        return error
+    for key, value in scope["headers"]:
+        if key == b"content-length":
+            refusal = length_refusal(value, max_bytes)
+            if refusal is not None:
+                return refusal
+    return None
+
+
+def length_refusal(content_length: bytes, max_bytes: int) -> GatewayError | None:
+    """The refusal of a declared ``Content-Length``: not a number, or over ``max_bytes``."""
+    if not content_length.isdigit():
+        return InvalidRequest("Content-Length is not a number")
+    if int(content_length) > max_bytes:
+        return PayloadTooLarge(f"the body exceeds {max_bytes} bytes")
+    return None
+
+
+async def read_body(scope: Scope, receive: Receive, max_bytes: int) -> bytes:
+    """The whole request body, bounded as :class:`EdgeMiddleware` bounds it (the plain-ASGI
+    exchange path reads it without the middleware).
+
+    Raises:
+        PayloadTooLarge: more than ``max_bytes`` arrived.
+        ClientDisconnected: the client left before the end of the body.
+        GatewayError: the server cut the body (its deadline, broken chunked framing).
+    """
+    chunks: list[bytes] = []
+    received = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.request":
+            chunk: bytes = message.get("body", b"")
+            received += len(chunk)
+            if received > max_bytes:
+                raise _too_large(scope, max_bytes)
+            if chunk:
+                chunks.append(chunk)
+            if not message.get("more_body", False):
+                _raise_cut(scope)
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        elif message["type"] == "http.disconnect":
+            raise _disconnected(scope)
+
+
+def _too_large(scope: Scope, limit: int) -> GatewayError:
+    return _marked(scope, PayloadTooLarge(f"the body exceeds {limit} bytes"))
+
+
+def _disconnected(scope: Scope) -> GatewayError:
+    return _marked(scope, ClientDisconnected("the client left before sending the whole request"))
+
+
+def _raise_cut(scope: Scope) -> None:
+    cut: GatewayError | None = scope.get(EDGE_ERROR)
+    if cut is not None:  # the server ended the body early (gateway.protocol)
+        raise cut
 
 
 def _marked(scope: Scope, error: GatewayError) -> GatewayError:

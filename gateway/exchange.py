@@ -11,9 +11,7 @@ counted and logged can never disagree.
 from __future__ import annotations
 
 import re
-import secrets
 import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,6 +19,7 @@ from datetime import UTC, datetime
 import structlog
 
 from contracts.exchange import OUTCOME_OK, OUTCOME_UPSTREAM_REJECTED, ExchangeRecord
+from gateway import ids
 from gateway.errors import GatewayInternalError
 from gateway.exchange_log import mask_personal_ids
 from gateway.registry import ConsumerSpec
@@ -39,7 +38,7 @@ class Exchange:
     """What one exchange has gathered so far; becomes the :class:`ExchangeRecord`."""
 
     method: str
-    exchange_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    exchange_id: str = field(default_factory=ids.exchange_id)
     trace_id: str = ""
     trace_flags: str = "01"
     request_in: datetime = field(default_factory=lambda: datetime.now(UTC))
@@ -62,17 +61,18 @@ class Exchange:
         if found and found[1] != "0" * 32 and found[2] != "0" * 16:
             self.trace_id, self.trace_flags = found[1], found[3]
         else:
-            self.trace_id = uuid.uuid4().hex
+            self.trace_id = ids.trace_id()
 
     def traceparent(self) -> str:
         """The ``traceparent`` for the provider: this trace, a new span."""
-        return f"00-{self.trace_id}-{secrets.token_hex(8)}-{self.trace_flags}"
+        return f"00-{self.trace_id}-{ids.span_id()}-{self.trace_flags}"
 
     def to_record(self, status_code: int, response_size: int) -> ExchangeRecord:
         """The finished record; ``detail`` has its personal ids masked."""
         route = self.route
         succeeded = self.outcome == OUTCOME_OK
-        return ExchangeRecord(
+        # Built from values of the right types only: no validation pass on the hot path.
+        return ExchangeRecord.model_construct(
             exchange_id=self.exchange_id,
             trace_id=self.trace_id,
             consumer=self.consumer.id if self.consumer else None,

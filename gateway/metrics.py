@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -26,6 +27,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
     multiprocess,
+    values,
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -33,6 +35,24 @@ from prometheus_client.registry import Collector
 from contracts.exchange import ExchangeRecord, parse_injected_faults
 from gateway.errors import QuotaExceeded
 from gateway.quotas import QuotaRule
+
+# In multiprocess mode every inc/observe asks os.getpid() whether the process forked (13 system
+# calls per exchange); the pid is asked once here, and again only after a fork.
+_pid = os.getpid()
+
+
+def _process_id() -> int:
+    return _pid
+
+
+def _forked() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_forked)
+if getattr(values.ValueClass, "_multiprocess", False):  # chosen by prometheus_client at import
+    values.ValueClass = values.MultiProcessValue(process_identifier=_process_id)  # type: ignore[no-untyped-call]
 
 DURATION_BUCKETS = (
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 45.0, 60.0,
@@ -152,6 +172,25 @@ class GatewayMetrics:
         if target is not None:
             target.register(self._quotas)
         self._log_dropped_seen = 0
+        # Label children by their values: ``labels()`` takes a lock and builds a tuple on
+        # every call; the hot path asks for the same few children on every exchange.
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    def _child(self, metric: Any, *values: str) -> Any:
+        key = (str(id(metric)), *values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*values)
+        return child
+
+    def inflight_for(self, provider: str) -> Gauge:
+        """The in-flight gauge of ``provider``."""
+        gauge: Gauge = self._child(self.inflight, provider)
+        return gauge
+
+    def observe_upstream(self, provider: str, service: str, seconds: float) -> None:
+        """One call's time at the national database."""
+        self._child(self.upstream_duration, provider, service).observe(seconds)
 
     def count_unmetered(self, rules: Sequence[QuotaRule]) -> None:
         """One exchange admitted without counting; labelled from its counters' keys."""
@@ -165,8 +204,8 @@ class GatewayMetrics:
         """Count one finished exchange (an observer of ``Runtime.observers``)."""
         provider, service = record.provider or UNKNOWN, record.service or UNKNOWN
         consumer = record.consumer or UNKNOWN
-        self.exchanges.labels(consumer, provider, service, record.outcome).inc()
-        self.exchange_duration.labels(provider, service).observe(record.duration_ms / 1000.0)
+        self._child(self.exchanges, consumer, provider, service, record.outcome).inc()
+        self._child(self.exchange_duration, provider, service).observe(record.duration_ms / 1e3)
         if record.outcome == QuotaExceeded.code:
             self.quota_rejections.labels(consumer, service).inc()
         for path in record.contract_violations:

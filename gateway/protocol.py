@@ -163,6 +163,8 @@ class EdgeProtocol(HttpToolsProtocol):
             raise _Refused
         super().on_headers_complete()
         self._phase, self._phase_started = BODY, self.loop.time()
+        if type(self.cycle) is RequestResponseCycle:
+            self.cycle.__class__ = _OneWriteCycle
 
     def on_message_complete(self) -> None:
         self._phase = ANSWERING
@@ -274,6 +276,71 @@ class EdgeProtocol(HttpToolsProtocol):
             self.transport.write_eof()
         self.flow.resume_reading()
         self._lingering = self.loop.call_later(self._limits.linger_s, self.transport.close)
+
+
+class _HeldHead:
+    """The connection's transport while a response's head waits for the first body bytes."""
+
+    __slots__ = ("head", "real")
+
+    def __init__(self, real: asyncio.Transport) -> None:
+        self.real = real
+        self.head: bytes | None = None
+
+    def write(self, data: bytes) -> None:
+        if self.head is None:
+            self.head = data  # the status line and the fields: held for the body
+        else:
+            self.flush(data)
+
+    def flush(self, data: bytes = b"") -> None:
+        head, self.head = self.head, None
+        if head is not None or data:
+            self.real.write(head + data if head is not None else data)
+
+    def close(self) -> None:
+        self.flush()
+        self.real.close()
+
+    def is_closing(self) -> bool:
+        return self.real.is_closing()
+
+
+class _OneWriteCycle(RequestResponseCycle):
+    """uvicorn's request cycle, but a response's head and body leave in one ``write``.
+
+    uvicorn writes the head when the app sends ``http.response.start`` and the body on the
+    next message: two system calls and two TCP segments per answer. Here the head is held
+    until the body's first bytes (or a close) and written with them. Not for HEAD (no body
+    is written) nor for an answer to a refused request (the connection lingers right after).
+    """
+
+    async def send(self, message: Any) -> None:
+        if isinstance(self.transport, _HeldHead):
+            held = self.transport
+            try:
+                await super().send(message)
+            finally:
+                self.transport = held.real
+                held.flush()
+            return
+        hold = (
+            message["type"] == "http.response.start"
+            and not self.response_started
+            and self.scope["method"] != "HEAD"
+            and EDGE_ERROR not in self.scope
+        )
+        if not hold:
+            await super().send(message)
+            return
+        held = _HeldHead(self.transport)
+        self.transport = held  # type: ignore[assignment]
+        try:
+            await super().send(message)
+        except BaseException:
+            self.transport = held.real
+            held.flush()
+            raise
 
 
 _DISPATCH_AS_IS = InvalidRequest("dispatched as an ordinary request")  # a sentinel, never sent

@@ -26,13 +26,14 @@ import math
 import random
 import sqlite3
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from time import monotonic, sleep
 from typing import Literal, Protocol, TypeVar
 from zoneinfo import ZoneInfo
+
+from gateway.db_thread import DbThread
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 FailurePolicy = Literal["closed", "open"]
@@ -48,19 +49,34 @@ def _require_aware(now: datetime) -> None:
         raise ValueError("a naive datetime has no day; pass an aware one (UTC or local)")
 
 
+# The local day last asked about, as the POSIX seconds it spans [start, end): every exchange
+# asks, and converting to the zone each time was measurable. One tuple: no torn read.
+_last_day: tuple[float, float, date] = (0.0, -1.0, date.min)
+
+
+def _local_day_of(now: datetime) -> tuple[date, float, float]:
+    """``now``'s local day, the POSIX time of its end, and ``now``'s."""
+    global _last_day
+    _require_aware(now)
+    at = now.timestamp()
+    start, end, day = _last_day
+    if not start <= at < end:
+        day = now.astimezone(LOCAL_TZ).date()
+        start = datetime.combine(day, time(0), LOCAL_TZ).timestamp()
+        end = datetime.combine(day + timedelta(days=1), time(0), LOCAL_TZ).timestamp()
+        _last_day = (start, end, day)
+    return day, end, at
+
+
 def local_day(now: datetime) -> date:
     """The Asia/Ho_Chi_Minh calendar day that ``now`` (aware) falls on: the quota day."""
-    _require_aware(now)
-    return now.astimezone(LOCAL_TZ).date()
+    return _local_day_of(now)[0]
 
 
 def seconds_until_local_midnight(now: datetime) -> int:
     """Whole seconds (rounded up, at least 1) until the next local midnight, the quota reset."""
-    _require_aware(now)
-    next_midnight = datetime.combine(local_day(now) + timedelta(days=1), time(0), LOCAL_TZ)
-    # Subtract in UTC: aware datetimes sharing one tzinfo subtract as wall clocks.
-    remaining = (next_midnight.astimezone(UTC) - now.astimezone(UTC)).total_seconds()
-    return max(1, math.ceil(remaining))
+    _, midnight, at = _local_day_of(now)
+    return max(1, math.ceil(midnight - at))
 
 
 def retry_after_seconds(now: datetime, rng: random.Random, max_jitter_s: int = 300) -> int:
@@ -214,26 +230,32 @@ def connect_sqlite(path: Path, schema: str) -> sqlite3.Connection:
 
 
 class SqliteQuotaStore:
-    """:class:`QuotaStore` on a SQLite file; a restart keeps the day's usage."""
+    """:class:`QuotaStore` on a SQLite file; a restart keeps the day's usage.
+
+    Admissions are group-committed: the acquires that arrive while the store's thread is busy
+    wait together and go to it in one hop, decided one after the other, in arrival order,
+    inside one ``BEGIN IMMEDIATE`` transaction. Each decision is as exact as alone (the write
+    lock is held from the first read to the commit), and under load the thread hop, the
+    lock and the commit are paid once per batch instead of once per request. Nothing is
+    answered before its batch is committed.
+    """
+
+    MAX_BATCH = 256
 
     def __init__(self, path: Path) -> None:
         self.path = path
         # One thread owns the connection: calls from many coroutines queue here, and SQLite's
         # write lock orders them against other processes.
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ndxp-quota")
-        self._conn: sqlite3.Connection | None = None
+        self._thread = DbThread(lambda: connect_sqlite(self.path, _SCHEMA), "ndxp-quota")
         self._closed = False
+        self._closing = False
+        self._waiting: list[_Pending] = []  # acquires not yet handed to the thread
+        self._batch_running = False
 
     async def _run(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
         if self._closed:
             raise RuntimeError("the quota store is closed")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._call, fn)
-
-    def _call(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
-        if self._conn is None:
-            self._conn = connect_sqlite(self.path, _SCHEMA)
-        return fn(self._conn)
+        return await self._thread.run(fn)
 
     async def acquire(self, rules: Sequence[QuotaRule], day: date) -> QuotaDecision:
         """See :meth:`QuotaStore.acquire`; one ``BEGIN IMMEDIATE`` transaction."""
@@ -242,8 +264,49 @@ class SqliteQuotaStore:
             raise ValueError(f"quota rules must have distinct keys, got {keys}")
         if not rules:
             return QuotaDecision(admitted=True, states=(), violated=())
-        rules = tuple(rules)
-        return await self._run(lambda conn: _acquire(conn, rules, day.isoformat()))
+        if self._closing:
+            raise RuntimeError("the quota store is closed")
+        loop = asyncio.get_running_loop()
+        pending = _Pending(tuple(rules), day.isoformat(), loop.create_future())
+        self._waiting.append(pending)
+        if not self._batch_running:
+            self._batch_running = True
+            loop.call_soon(self._next_batch, loop)  # take the acquires of this loop turn too
+        return await pending.decision
+
+    def _next_batch(self, loop: asyncio.AbstractEventLoop) -> None:
+        batch = self._waiting[: self.MAX_BATCH]
+        del self._waiting[: self.MAX_BATCH]
+        if not batch:
+            self._batch_running = False
+            return
+        if self._closing:
+            for pending in batch:
+                if not pending.decision.done():
+                    pending.decision.set_exception(RuntimeError("the quota store is closed"))
+            self._next_batch(loop)
+            return
+        self._thread.submit(
+            loop,
+            lambda conn: _acquire_batch(conn, batch),
+            lambda decisions, error: self._batch_done(loop, batch, decisions, error),
+        )
+
+    def _batch_done(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        batch: list[_Pending],
+        decisions: list[QuotaDecision] | None,
+        error: BaseException | None,
+    ) -> None:
+        for n, pending in enumerate(batch):
+            if pending.decision.done():  # its request was cancelled
+                continue
+            if error is not None or decisions is None:
+                pending.decision.set_exception(error or RuntimeError("no decision"))
+            else:
+                pending.decision.set_result(decisions[n])
+        self._next_batch(loop)
 
     async def usage(self, day: date) -> dict[str, int]:
         """See :meth:`QuotaStore.usage`."""
@@ -289,50 +352,58 @@ class SqliteQuotaStore:
         """Close the connection and stop the thread; idempotent."""
         if self._closed:
             return
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self._close_connection)
+        self._closing = True  # acquires not yet handed to the thread are refused
+        await self._thread.close()
         self._closed = True
-        self._executor.shutdown(wait=False)
-
-    def _close_connection(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
 
 
-def _acquire(conn: sqlite3.Connection, rules: Sequence[QuotaRule], day: str) -> QuotaDecision:
-    keys = [rule.key for rule in rules]
-    marks = ",".join("?" * len(keys))
+@dataclass(slots=True)
+class _Pending:
+    """One acquire waiting for its batch."""
+
+    rules: tuple[QuotaRule, ...]
+    day: str
+    decision: asyncio.Future[QuotaDecision]
+
+
+def _acquire_batch(conn: sqlite3.Connection, batch: Sequence[_Pending]) -> list[QuotaDecision]:
+    """Decide every acquire of ``batch`` in order, in one transaction (all fail together)."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        used = dict(
-            conn.execute(
-                f"SELECT key, used FROM quota_usage WHERE day = ? AND key IN ({marks})",
-                (day, *keys),
-            ).fetchall()
-        )
-        overrides = dict(
-            conn.execute(
-                f'SELECT key, "limit" FROM quota_override WHERE key IN ({marks})', keys
-            ).fetchall()
-        )
-        limits = {rule.key: overrides.get(rule.key, rule.limit) for rule in rules}
-        violated = tuple(rule.policy for rule in rules if used.get(rule.key, 0) >= limits[rule.key])
-        admitted = not violated
-        if admitted:
-            conn.executemany(
-                "INSERT INTO quota_usage (day, key, used) VALUES (?, ?, 1) "
-                "ON CONFLICT (day, key) DO UPDATE SET used = used + 1",
-                [(day, key) for key in keys],
-            )
-            conn.execute("COMMIT")
-        else:
-            # Nothing was written; ending the transaction just releases the write lock.
-            conn.execute("ROLLBACK")
+        decisions = [_decide(conn, pending.rules, pending.day) for pending in batch]
+        # Nothing written (every one refused): ending the transaction just releases the lock.
+        conn.execute("COMMIT" if any(d.admitted for d in decisions) else "ROLLBACK")
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
+    return decisions
+
+
+def _decide(conn: sqlite3.Connection, rules: Sequence[QuotaRule], day: str) -> QuotaDecision:
+    """Check and count one request (inside a transaction that holds the write lock)."""
+    keys = [rule.key for rule in rules]
+    marks = ",".join("?" * len(keys))
+    used = dict(
+        conn.execute(
+            f"SELECT key, used FROM quota_usage WHERE day = ? AND key IN ({marks})",
+            (day, *keys),
+        ).fetchall()
+    )
+    overrides = dict(
+        conn.execute(
+            f'SELECT key, "limit" FROM quota_override WHERE key IN ({marks})', keys
+        ).fetchall()
+    )
+    limits = {rule.key: overrides.get(rule.key, rule.limit) for rule in rules}
+    violated = tuple(rule.policy for rule in rules if used.get(rule.key, 0) >= limits[rule.key])
+    admitted = not violated
+    if admitted:
+        conn.executemany(
+            "INSERT INTO quota_usage (day, key, used) VALUES (?, ?, 1) "
+            "ON CONFLICT (day, key) DO UPDATE SET used = used + 1",
+            [(day, key) for key in keys],
+        )
     states = []
     for rule in rules:
         now_used = used.get(rule.key, 0) + (1 if admitted else 0)

@@ -24,6 +24,9 @@ from ndxp_config.settings import Settings
 # RFC 3986 pchar: unreserved / pct-encoded / sub-delims / ":" / "@".
 _SEGMENT = re.compile(r"^(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+$")
 _FORBIDDEN_DECODED = re.compile(r"[/\\\x00-\x1f\x7f]")
+# The common case in one match: segments of plain pchars, none escaped, none starting with a
+# dot (so none is "." or ".."); anything else is checked segment by segment.
+_PLAIN_PATH = re.compile(r"(?:/[A-Za-z0-9_~!$&'()*+,;=:@-][A-Za-z0-9._~!$&'()*+,;=:@-]*)+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,9 +93,10 @@ class Router:
         segments = raw_path.split("/")
         if segments[0] != "" or len(segments) < 3:
             raise UnknownService(f"no service at {method} {_shown(raw_path)}")
-        for segment in segments[1:]:
-            if not _safe(segment):
-                raise UnknownService("the path has an empty, dot or encoded-separator segment")
+        if not _PLAIN_PATH.fullmatch(raw_path):
+            for segment in segments[1:]:
+                if not _safe(segment):
+                    raise UnknownService("the path has an empty, dot or encoded-separator segment")
         provider, rest = segments[1], segments[2:]
         for pattern, route in self._table.get((provider, method, len(rest)), ()):
             if all(lit is None or lit == seg for lit, seg in zip(pattern, rest, strict=True)):
