@@ -50,7 +50,6 @@ from ndxp_config.settings import Settings, get_settings
 # First path segments that belong to the gateway itself, never to a consumer call.
 RESERVED = frozenset({"admin", "oauth2", "metrics", "healthz", "docs", "redoc", "openapi.json"})
 _PROXY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
-_HOT_METHODS = frozenset(_PROXY_METHODS)
 
 DESCRIPTION = """\
 The NDXP gateway (*Nền tảng tích hợp, chia sẻ dữ liệu quốc gia*) of ndxp-sim: it routes calls
@@ -64,8 +63,9 @@ with tokens, access rights, daily quotas, timeouts, an exchange log and metrics.
    `GET /population/v1/citizens/038090001234` reaches the population database's
    `GET /v1/citizens/{personal_id}`. The operations are those of each provider's published
    contract (`contracts/openapi/<provider>.yaml`); `GET /admin/registry` lists them.
-   Only registered operations are routed (anything else: 404 `unknown_service`), and only
-   those your system subscribes to (403 `forbidden`).
+   Only registered operations are routed (another method at an operation's path: 405
+   `method_not_allowed` with `Allow`; anything else: 404 `unknown_service`), and only those
+   your system subscribes to (403 `forbidden`).
 
 Every answer to a province's call, and every error, carries `X-NDXP-Exchange-Id` (quote it to
 ops). Answers to admitted requests — 2xx, a provider's own errors, the gateway's 502/503/504 —
@@ -98,8 +98,9 @@ class GatewayApp(FastAPI):
     path segment is not one of ``RESERVED`` never builds FastAPI's or Starlette's request,
     response, routing or middleware objects. What the middleware would do for it — the edge's
     bounds (:mod:`gateway.edge`) — the proxy does itself. Anything else (the admin API, the
-    token endpoint, docs, ``/metrics``, a method no proxy route takes, a path the catch-all
-    route cannot match) goes through FastAPI as before.
+    token endpoint, docs, ``/metrics``, a path the catch-all route cannot match) goes through
+    FastAPI as before. Any method reaches the proxy: its router answers a method the path does
+    not take with 405 and that path's ``Allow``, like the mocks.
     """
 
     proxy: Proxy | None = None  # set by the lifespan
@@ -107,7 +108,7 @@ class GatewayApp(FastAPI):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         proxy = self.proxy
-        if proxy is not None and scope["type"] == "http" and scope["method"] in _HOT_METHODS:
+        if proxy is not None and scope["type"] == "http":
             path: str = scope["path"]
             if path[:1] == "/" and "\n" not in path and path.split("/", 2)[1] not in RESERVED:
                 scope["app"] = self
@@ -239,7 +240,7 @@ async def _unanswered(request: Request) -> Response:
         return _refuse(request.scope, GatewayInternalError("the gateway is not started"))
     # The gateway's own endpoints are never exchanges, but a refusal here is: a known
     # path with another method is 405 with Allow, as the router would have answered.
-    allowed = _allowed_methods(request.app.router.routes[:-1], request.scope)
+    allowed = _allowed_methods(request.app, request.app.router.routes[:-1], request.scope)
     if allowed:
         refusal = MethodNotAllowed(
             f"{request.method} {path}", headers={"Allow": ", ".join(sorted(allowed))}
@@ -248,13 +249,38 @@ async def _unanswered(request: Request) -> Response:
     return _refuse(request.scope, NotFound(f"no gateway endpoint at {path}"))
 
 
-def _allowed_methods(routes: list[BaseRoute], scope: Scope) -> list[str]:
-    """The methods some endpoint answers at this path (the ``Allow`` of a 405)."""
-    return [
+def _allowed_methods(app: FastAPI, routes: list[BaseRoute], scope: Scope) -> list[str]:
+    """The methods of the most specific endpoints at this path (the ``Allow`` of a 405).
+
+    A literal segment wins over a parameter, as in the proxy's router and the mocks:
+    ``/admin/quotas/{consumer}/reset`` takes POST only, though the PUT of
+    ``/admin/quotas/{consumer}/{service}`` matches the same path. Routers included in the app
+    do not show their templates, so the most specific one is found among the published
+    paths (``app.openapi()``), then narrowed to what the routes really answer.
+    """
+    allowed = [
         method
         for method in _PROXY_METHODS
         if any(r.matches({**scope, "method": method})[0] is Match.FULL for r in routes)
     ]
+    segments = scope["path"].split("/")
+    best: tuple[int, set[str]] | None = None
+    for template, item in app.openapi().get("paths", {}).items():
+        parts = template.split("/")
+        if len(parts) != len(segments) or not all(
+            p == s or (p.startswith("{") and s) for p, s in zip(parts, segments, strict=True)
+        ):
+            continue
+        literals = sum(not p.startswith("{") for p in parts)
+        methods = {m.upper() for m in item if m.upper() in _PROXY_METHODS}
+        if "GET" in methods:
+            methods.add("HEAD")
+        if best is None or literals > best[0]:
+            best = (literals, methods)
+        elif literals == best[0]:
+            best[1].update(methods)
+    narrowed = [m for m in allowed if best is not None and m in best[1]]
+    return narrowed or allowed
 
 
 def _refuse(scope: Scope, err: GatewayError) -> Response:

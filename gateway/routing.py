@@ -17,7 +17,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from gateway.errors import UnknownService
+from gateway.errors import MethodNotAllowed, UnknownService
 from gateway.registry import Registry, Timeouts
 from ndxp_config.settings import Settings
 
@@ -61,6 +61,8 @@ class Router:
     def __init__(self, registry: Registry, settings: Settings) -> None:
         self.routes: list[Route] = []
         self._table: dict[tuple[str, str, int], list[tuple[_Pattern, Route]]] = defaultdict(list)
+        # Every method of a provider's operations, for the Allow of a 405.
+        self._methods: dict[str, set[str]] = defaultdict(set)
         for provider in registry.providers:
             base_url = registry.base_url(provider, settings)
             for op in provider.operations:
@@ -78,6 +80,7 @@ class Router:
                     None if seg.startswith("{") else seg for seg in op.path.split("/")[1:]
                 )
                 self._table[(provider.name, op.method, len(pattern))].append((pattern, route))
+                self._methods[provider.name].add(op.method)
         for candidates in self._table.values():
             # A literal segment beats a parameter: /v1/x/verify before /v1/x/{id}.
             candidates.sort(key=lambda item: sum(seg is None for seg in item[0]))
@@ -99,9 +102,35 @@ class Router:
                     raise UnknownService("the path has an empty, dot or encoded-separator segment")
         provider, rest = segments[1], segments[2:]
         for pattern, route in self._table.get((provider, method, len(rest)), ()):
-            if all(lit is None or lit == seg for lit, seg in zip(pattern, rest, strict=True)):
+            if _fits(pattern, rest):
                 return Match(route, "/" + "/".join(rest))
+        allowed = self.allowed_methods(provider, rest)
+        if allowed:
+            shown = ", ".join(allowed)
+            raise MethodNotAllowed(
+                f"{method} is not an operation at {_shown(raw_path)}; this path takes {shown}",
+                headers={"Allow": shown},
+            )
         raise UnknownService(f"no service at {method} {_shown(raw_path)}")
+
+    def allowed_methods(self, provider: str, rest: list[str]) -> list[str]:
+        """The methods of the most specific operations at this path (the ``Allow`` of a 405).
+
+        As in the mocks, a literal segment wins over a parameter: ``PUT /v1/citizens/verify``
+        is answered with ``Allow: POST`` (the verification), not with the ``GET`` of
+        ``/v1/citizens/{personal_id}``.
+        """
+        best: dict[int, list[str]] = defaultdict(list)
+        for method in self._methods.get(provider, ()):
+            for pattern, _ in self._table.get((provider, method, len(rest)), ()):
+                if _fits(pattern, rest):
+                    best[sum(seg is None for seg in pattern)].append(method)
+                    break
+        return sorted(best[min(best)]) if best else []
+
+
+def _fits(pattern: _Pattern, segments: list[str]) -> bool:
+    return all(lit is None or lit == seg for lit, seg in zip(pattern, segments, strict=True))
 
 
 def _safe(segment: str) -> bool:

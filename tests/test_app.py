@@ -61,3 +61,14 @@ async def test_wrong_method_on_a_gateway_endpoint_is_a_problem(tmp_path: Path) -
         assert response.headers["content-type"] == "application/problem+json"
         assert response.json()["code"] == "method_not_allowed"
         assert response.headers["allow"] == "GET"
+
+
+async def test_a_literal_segment_wins_in_the_allow_of_an_admin_405(tmp_path: Path) -> None:
+    # /admin/quotas/{consumer}/reset takes POST; the PUT of /admin/quotas/{consumer}/{service}
+    # matches the same path but is not that endpoint's.
+    settings = gateway_settings(tmp_path / "state", small_registry())
+    async with running_gateway(settings) as (_, client):
+        reset = await client.options("/admin/quotas/onestop-thanh-hoa/reset")
+        assert (reset.status_code, reset.headers["allow"]) == (405, "POST")
+        service = await client.post("/admin/quotas/onestop-thanh-hoa/population")
+        assert (service.status_code, service.headers["allow"]) == (405, "PUT")

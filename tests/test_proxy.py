@@ -161,7 +161,6 @@ async def test_unsubscribed_service_is_403_forbidden(gw: Gateway) -> None:
     ("method", "path"),
     [
         pytest.param("GET", "/population/v1/secrets", id="unregistered-path"),
-        pytest.param("DELETE", CITIZEN, id="unregistered-method"),
         pytest.param("GET", "/population/v1/citizens/../../admin", id="dot-dot"),
         pytest.param("GET", "/population/v1/citizens/%2e%2e", id="encoded-dot-dot"),
         pytest.param("GET", "/population/v1/citizens/a%2Fb", id="encoded-slash"),
@@ -186,6 +185,28 @@ async def test_anything_but_a_registered_operation_is_404_unknown_service(
     (record,) = await records(app)
     assert record["provider"] is None
     assert record["path_template"] is None
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        pytest.param("DELETE", CITIZEN, "GET", id="another-method"),
+        pytest.param("TRACE", CITIZEN, "GET", id="trace"),
+        pytest.param("PUT", "/population/v1/citizens/verify", "POST", id="literal-wins"),
+    ],
+)
+async def test_another_method_at_an_operations_path_is_405_with_its_allow(
+    gw: Gateway, method: str, path: str, allow: str
+) -> None:
+    app, client, seen, _ = gw
+    response = await client.request(method, path, headers=await bearer(client))
+    assert response.status_code == 405
+    assert response.json()["code"] == "method_not_allowed"
+    assert response.headers[ERROR_HEADER] == "method_not_allowed"
+    assert response.headers["Allow"] == allow
+    assert seen == []
+    (record,) = await records(app)
+    assert (record["outcome"], record["provider"]) == ("method_not_allowed", None)
 
 
 async def test_body_over_the_limit_is_413(start_gateway: StartGateway) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.errors import UnknownService
+from gateway.errors import MethodNotAllowed, UnknownService
 from gateway.registry import OperationSpec, ProviderSpec, Registry
 from gateway.routing import Router
 from gateway.testing import small_registry
@@ -42,7 +42,6 @@ def test_registered_operation_matches_and_keeps_the_raw_path(
     [
         pytest.param("GET", "/population/v1/citizens", id="too-short"),
         pytest.param("GET", "/population/v1/citizens/1/extra", id="too-long"),
-        pytest.param("PUT", "/population/v1/citizens/1", id="wrong-method"),
         pytest.param("GET", "/population/v1/Citizens/1", id="case-differs"),
         pytest.param("GET", "/population/v1/citizen%73/1", id="encoded-literal"),
         pytest.param("GET", "/population/v1/citizens/..", id="dot-dot"),
@@ -64,6 +63,27 @@ def test_registered_operation_matches_and_keeps_the_raw_path(
 def test_anything_else_is_unknown_service(router: Router, method: str, path: str) -> None:
     with pytest.raises(UnknownService):
         router.match(method, path)
+
+
+def test_another_method_at_an_operations_path_is_405_with_the_most_specific_allow() -> None:
+    provider = ProviderSpec(
+        name="p",
+        base_url="http://p.test",
+        operations=[
+            OperationSpec(id="by_id", method="GET", path="/v1/items/{item_id}"),
+            OperationSpec(id="drop", method="DELETE", path="/v1/items/{item_id}"),
+            OperationSpec(id="verify", method="POST", path="/v1/items/verify"),
+        ],
+    )
+    router = Router(Registry(providers=[provider]), Settings())
+    with pytest.raises(MethodNotAllowed) as by_id:
+        router.match("PUT", "/p/v1/items/7")
+    assert by_id.value.headers["Allow"] == "DELETE, GET"
+    with pytest.raises(MethodNotAllowed) as verify:  # the literal wins, as in the mocks
+        router.match("PUT", "/p/v1/items/verify")
+    assert verify.value.headers["Allow"] == "POST"
+    with pytest.raises(UnknownService):  # no operation at the path under any method
+        router.match("PUT", "/p/v1/items/7/extra")
 
 
 def test_literal_segment_beats_a_parameter() -> None:
