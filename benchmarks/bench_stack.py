@@ -111,6 +111,21 @@ def cpu_seconds(pid: int) -> float:
     return total / tick
 
 
+def settle(pid: int, idle_share: float = 0.03, window: float = 0.5, limit: float = 120.0) -> float:
+    """Wait until the process tree is idle (work left behind a load — e.g. the exchange log
+    catching up — done); return the CPU seconds it spent meanwhile, so a measurement can
+    charge that work to the requests that caused it."""
+    start = last = cpu_seconds(pid)
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        time.sleep(window)
+        now = cpu_seconds(pid)
+        if now - last < idle_share * window:
+            break
+        last = now
+    return last - start
+
+
 # --- the gateway --------------------------------------------------------------------------
 
 

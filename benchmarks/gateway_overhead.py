@@ -18,7 +18,8 @@ pinned to core 0 with the upstream; the proxy under test pinned to core 1 (``tas
 ``--workers N`` runs N gateway workers (and N nginx workers) unpinned. Rounds are
 interleaved (every column once per round); the table gives the median over rounds of req/s,
 p50/p99 and CPU per request (utime + stime of the proxy's processes from /proc over the
-window, divided by the requests answered). Then the added latency at a fixed rate (open
+window and until they are idle again — the exchange log's catching up is charged to the load
+that caused it — divided by the requests answered). Then the added latency at a fixed rate (open
 loop, Python generator) and, with ``--profile``, py-spy on the gateway worker.
 
 The tree measured is the one ``gateway`` is imported from::
@@ -113,7 +114,8 @@ class Column:
 def measure(
     col: Column, args: argparse.Namespace, script: Path, auth: str, seconds: float
 ) -> dict[str, Any]:
-    """One load on one column; CPU per request of the column's processes over the window."""
+    """One load on one column; CPU per request of the column's processes over the window and
+    until they are idle again."""
     url = f"http://127.0.0.1:{col.port}{col.path}"
     core = LOAD_CORE if args.workers == 1 else None
     before = bs.cpu_seconds(col.pid)
@@ -123,7 +125,9 @@ def measure(
         raw = raw_get(col.path, {"Authorization": auth})
         with on_core(core):
             result = asyncio.run(saturation(col.port, raw, args.connections, seconds))
-    spent = bs.cpu_seconds(col.pid) - before
+    # Work the load left behind (the exchange log catching up) is charged to it, and the next
+    # load starts on an idle process.
+    spent = bs.cpu_seconds(col.pid) - before + bs.settle(col.pid)
     result["cpu_us"] = spent / max(1, result["requests"]) * 1e6
     return result
 
