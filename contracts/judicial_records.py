@@ -23,11 +23,10 @@ from pydantic import (
     SerializerFunctionWrapHandler,
     field_validator,
     model_serializer,
-    model_validator,
 )
 from pydantic.json_schema import SkipJsonSchema
 
-from contracts.common import Gender, PersonalId, ProvinceCode, Timestamp, WireModel
+from contracts.common import Gender, PersonalId, ProvinceCode, Timestamp, WireDate, WireModel
 from contracts.provinces import PROVINCE_CODES
 
 CertificateType = Literal["so_1", "so_2"]
@@ -43,7 +42,6 @@ REQUEST_STATUS_CODES: dict[RequestStatus, RequestStatusCode] = {
 Purpose = Literal[
     "employment", "study", "residence_abroad", "business", "adoption", "personal", "other"
 ]
-DeliveryMethod = Literal["in_person", "post", "electronic"]
 
 REQUEST_ID_PATTERN = r"^LT\d{13}$"
 REQUEST_ID_DESCRIPTION = (
@@ -93,7 +91,7 @@ class Applicant(_OmitNone):
     personal_id: PersonalId
     # None is accepted from Python callers but not published: the schema says "omit it".
     full_name: FullName | SkipJsonSchema[None] = None
-    date_of_birth: date | SkipJsonSchema[None] = Field(
+    date_of_birth: WireDate | SkipJsonSchema[None] = Field(
         default=None, description="Date of birth (ngày, tháng, năm sinh)."
     )
 
@@ -105,30 +103,31 @@ class Applicant(_OmitNone):
         return value
 
 
-class Delivery(_OmitNone):
-    """How the certificate reaches the applicant (hình thức nhận Phiếu)."""
+class PostDelivery(WireModel):
+    """By post (qua bưu chính): to the applicant's postal address."""
 
-    method: DeliveryMethod = Field(
-        description="in_person (nhận trực tiếp), post (qua bưu chính), electronic (bản điện "
-        "tử, e.g. on VNeID)."
-    )
-    address: Annotated[str, Field(min_length=1, max_length=300)] | SkipJsonSchema[None] = Field(
-        default=None,
-        description="Postal address (địa chỉ nhận); required for post, refused otherwise.",
+    method: Literal["post"]
+    address: Annotated[str, Field(min_length=1, max_length=300)] = Field(
+        description="Postal address (địa chỉ nhận)."
     )
 
-    @field_validator("address", mode="before")
-    @classmethod
-    def _omitted_not_null(cls, value: Any) -> Any:
-        if value is None:
-            raise ValueError("omit the address rather than send null")
-        return value
 
-    @model_validator(mode="after")
-    def _address_for_post(self) -> Delivery:
-        if (self.method == "post") != (self.address is not None):
-            raise ValueError("delivery.address is required for post and only for post")
-        return self
+class CollectedDelivery(WireModel):
+    """In person (nhận trực tiếp) or electronic (bản điện tử, e.g. on VNeID): no address."""
+
+    method: Literal["in_person", "electronic"]
+
+
+# The contract states the rule itself (oneOf on `method`): an address for post, none otherwise.
+Delivery = Annotated[
+    PostDelivery | CollectedDelivery,
+    Field(
+        discriminator="method",
+        description="How the certificate reaches the applicant (hình thức nhận Phiếu): post "
+        "(qua bưu chính) with its address, in_person (nhận trực tiếp) or electronic (bản điện "
+        "tử) without one.",
+    ),
+]
 
 
 class CertificateRequest(WireModel):

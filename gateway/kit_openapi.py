@@ -57,15 +57,43 @@ def _business_links() -> list[Link]:
         links += [
             Link(src, detail, "dossier_id", "/items/0/dossier_id"),
             Link(detail, f"business-registry.get_{singular}", "code", "/entity_code"),
+            Link(detail, "business-registry.download_file", "file_id", "/results/0/file_id"),
         ]
-    links.append(
+    return links
+
+
+def _driver_licence_links() -> list[Link]:
+    links = [
+        # The same licence in the other version of the contract.
         Link(
-            "business-registry.get_enterprise_dossier",
-            "business-registry.download_file",
-            "file_id",
-            "/results/0/file_id",
+            "driver-licence.get_licence",
+            "driver-licence.get_licence_v2",
+            "licence_number",
+            "/licence_number",
         )
-    )
+    ]
+    for suffix in ("", "_v2"):
+        page, dossier = f"list_renewal_dossiers{suffix}", f"get_renewal_dossier{suffix}"
+        links += [
+            Link(
+                f"driver-licence.{page}",
+                f"driver-licence.{dossier}",
+                "dossier_id",
+                "/items/0/dossier_id",
+            ),
+            Link(
+                f"driver-licence.{dossier}",
+                f"driver-licence.get_licence{suffix}",
+                "licence_number",
+                "/licence_number",
+            ),
+            Link(
+                f"driver-licence.{dossier}",
+                f"driver-licence.download_file{suffix}",
+                "file_id",
+                "/result_file_id",
+            ),
+        ]
     return links
 
 
@@ -73,25 +101,14 @@ LINKS: tuple[Link, ...] = (
     Link(
         "population.get_citizen", "population.resolve_legacy_id", "old_id_number", "/old_id_number"
     ),
+    Link(
+        "population.get_citizen_v2",
+        "population.resolve_legacy_id_v2",
+        "old_id_number",
+        "/old_id_number",
+    ),
     *_business_links(),
-    Link(
-        "driver-licence.list_renewal_dossiers",
-        "driver-licence.get_renewal_dossier",
-        "dossier_id",
-        "/items/0/dossier_id",
-    ),
-    Link(
-        "driver-licence.get_renewal_dossier",
-        "driver-licence.get_licence",
-        "licence_number",
-        "/licence_number",
-    ),
-    Link(
-        "driver-licence.get_renewal_dossier",
-        "driver-licence.download_file",
-        "file_id",
-        "/result_file_id",
-    ),
+    *_driver_licence_links(),
     Link(
         "civil-registry.submit_birth_registration",
         "civil-registry.get_registration",

@@ -27,7 +27,7 @@ from contracts.judicial_records import (
     Certificate,
     CertificateRequest,
     CertificateRequestStatus,
-    Delivery,
+    PostDelivery,
 )
 from contracts.provinces import PROVINCE_CODES, province_by_code
 from mock_services.civil_registry import check_citizen
@@ -253,7 +253,7 @@ def example_request(
         certificate_type="so_1",
         purpose="employment",
         applicant=Applicant(personal_id=applicant.personal_id),
-        delivery=Delivery(method="post", address=f"{home}, {province.full_name}"),
+        delivery=PostDelivery(method="post", address=f"{home}, {province.full_name}"),
     )
 
 

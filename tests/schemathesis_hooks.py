@@ -11,7 +11,10 @@ breaks such a rule almost every time, and the mock rightly answers 422:
 - a birth or death registration names population citizens with exactly their personal id, full
   name and date of birth (``CitizenRef``; 422 ``citizen_mismatch``), a father who is male and a
   mother who is female, born before the child, and dates not in the future: the people and
-  dates are those of the contract's own example (real records), the rest stays generated.
+  dates are those of the contract's own example (real records), the rest stays generated;
+- a criminal-record certificate request names a population citizen (``Applicant``; 422
+  ``citizen_mismatch``), with that citizen's full name and date of birth if it sends them: the
+  applicant is the contract's example's, the fields sent stay those generated.
 
 Negative requests are never touched, so the refusals themselves stay tested — as they are, one
 by one, in ``tests/test_business_registry.py``, ``tests/test_dossiers.py`` and
@@ -28,7 +31,7 @@ from typing import Any
 import schemathesis
 from schemathesis.generation import GenerationMode
 
-from contracts.civil_registry import BirthRegistrationRequest, DeathRegistrationRequest
+from contracts.civil_registry import BirthRegistrationRequest, CitizenRef, DeathRegistrationRequest
 
 MAX_WINDOW = timedelta(days=31)
 WINDOW_PATHS = (
@@ -41,12 +44,33 @@ WINDOW_PATHS = (
 
 
 @cache
-def _examples() -> tuple[BirthRegistrationRequest, DeathRegistrationRequest]:
-    """The civil registry's published example bodies, for the stack's seed (``NDXP_MOCKS__*``)."""
-    from mock_services.civil_registry import example_requests
+def _seed() -> int:
+    """The mocks' seed of the stack under test (``NDXP_MOCKS__*``)."""
     from ndxp_config.settings import MockSettings
 
-    return example_requests(MockSettings().seed)
+    return MockSettings().seed
+
+
+@cache
+def _examples() -> tuple[BirthRegistrationRequest, DeathRegistrationRequest]:
+    """The civil registry's published example bodies."""
+    from mock_services.civil_registry import example_requests
+
+    return example_requests(_seed())
+
+
+@cache
+def _applicant() -> CitizenRef:
+    """The judicial records' published example applicant, as the population records them."""
+    from mock_services.judicial_records import example_request
+    from mock_services.people import person
+
+    citizen = person(_seed(), example_request(_seed()).applicant.personal_id)
+    return CitizenRef(
+        personal_id=citizen.personal_id,
+        full_name=citizen.full_name,
+        date_of_birth=citizen.date_of_birth,
+    )
 
 
 def _parse(text: Any) -> datetime | None:
@@ -82,6 +106,9 @@ def _real_people(path: str, body: dict[str, Any]) -> None:
         if isinstance(body.get("deceased"), dict):
             body["deceased"] = death.deceased.model_dump(mode="json")
         body["date_of_death"] = death.date_of_death.isoformat()
+    elif path.endswith("/v1/certificate-requests") and isinstance(body.get("applicant"), dict):
+        applicant, real = body["applicant"], _applicant().model_dump(mode="json")
+        body["applicant"] = {key: real[key] for key in ("personal_id", *applicant) if key in real}
 
 
 @schemathesis.hook

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import zipfile
@@ -10,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+import schemathesis
 import yaml
 from fastapi import FastAPI
 from openapi_spec_validator import validate
@@ -241,3 +243,35 @@ def test_kit_describes_each_contract_version_with_its_own_schemas(doc: dict[str,
     assert "id_card_issue_date" not in v2["properties"]
     licence = body_schema("/driver-licence/v2/licences/{licence_number}")
     assert {"issued_by", "points"} <= set(licence["properties"])
+
+
+def test_the_kit_declares_every_link_schemathesis_infers_within_one_database(
+    doc: dict[str, Any],
+) -> None:
+    """The kit's schemathesis run infers no links (tests/integration/test_schemathesis.py): it
+    would join databases by a shared name (a business ``file_id`` → driver-licence
+    ``/files/{file_id}``). So every link it infers within one database must be declared."""
+    paths = {op["operationId"]: (path, m) for path, m, op in _operations(doc)}
+    declared = {
+        (path, m, paths[link["operationId"]])
+        for path, m, op in _operations(doc)
+        for response in op["responses"].values()
+        for link in response.get("links", {}).values()
+    }
+    bare = copy.deepcopy(doc)  # without the declared links, which inference would not repeat
+    for _, _, op in _operations(bare):
+        for response in op["responses"].values():
+            response.pop("links", None)
+    schema = schemathesis.openapi.from_dict(bare)
+    schema.analysis.inject_links()
+    inferred = set()
+    for path, item in schema.raw_schema["paths"].items():
+        for m, op in item.items():
+            for response in op["responses"].values():
+                for link in response.get("links", {}).values():
+                    ref = link.get("operationRef", "").removeprefix("#/paths/")
+                    target_path, _, target_method = ref.replace("~1", "/").rpartition("/")
+                    if target_path and target_path.split("/")[1] == path.split("/")[1]:
+                        inferred.add((path, m, (target_path, target_method)))
+    assert inferred, "schemathesis inferred nothing: the check below would be empty"
+    assert inferred <= declared, sorted(inferred - declared)

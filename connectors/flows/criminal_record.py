@@ -19,7 +19,12 @@ from typing import TYPE_CHECKING, Any
 from connectors.flows.common import FlowOptions, draw_citizen, field_of, flow, mask, when
 from connectors.flows.recording import FlowRun, Incomplete
 from connectors.provinces import OneStopSystem
-from contracts.judicial_records import Applicant, CertificateRequest, Delivery
+from contracts.judicial_records import (
+    Applicant,
+    CertificateRequest,
+    CollectedDelivery,
+    PostDelivery,
+)
 from mock_services.dossiers import VIETNAM_TZ
 
 if TYPE_CHECKING:
@@ -54,9 +59,9 @@ async def _body(
         certificate_type="so_1",
         purpose="employment",
         applicant=Applicant(personal_id=personal_id),
-        delivery=Delivery(method="post", address=str(address)[:300])
+        delivery=PostDelivery(method="post", address=str(address)[:300])
         if rng.random() < 0.5
-        else Delivery(method="electronic"),
+        else CollectedDelivery(method="electronic"),
     )
     status = await run.call(
         "judicial-records.request_certificate",
