@@ -159,6 +159,11 @@ async def test_the_population_record_s_name_and_date_are_accepted(
         pytest.param(
             {"delivery": {"method": "electronic", "address": "1 Lê Lợi"}}, "address", id="address"
         ),
+        pytest.param(
+            {"applicant": {"personal_id": "038090001234", "date_of_birth": 0}},
+            "date_of_birth",
+            id="date-of-birth-0",  # not 1970-01-01: an RFC 3339 date, as every contract
+        ),
         pytest.param({"certificate_type": "so_3"}, "certificate_type", id="type"),
         pytest.param({"copies": 11}, "copies", id="copies"),
         pytest.param({"province_code": "999"}, "province_code", id="province"),
@@ -170,6 +175,7 @@ async def test_an_invalid_request_is_a_problem_naming_the_field(
     response = await client.post(PATH, json=body(**changes))
     assert response.status_code in (400, 422)
     assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "invalid_request"  # refused by the contract itself
     assert where in response.text
     assert store_of(settings).count() == 0
 
