@@ -15,7 +15,7 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,37 +63,12 @@ def _run(stack: Stack, location: str, *args: str, config: Path = CONFIG) -> tupl
     return completed.returncode, completed.stdout + completed.stderr
 
 
-def _failures(report: str) -> list[tuple[str, str]]:
-    """(section, check code) of every failure the report lists: ``GET /path`` or ``Stateful
-    tests``, and ``ST204``..."""
-    found, section = [], ""
-    start, end = report.find("= FAILURES ="), report.find("= SUMMARY =")
-    for line in report[start:end].splitlines():
-        header = re.fullmatch(r"_{3,} (.+?) _{3,}", line.strip())
-        if header:
-            section = header.group(1)
-        code = re.match(r"\s*- (ST\d+) ", line)
-        if code:
-            found.append((section, code.group(1)))
-    return found
-
-
-def _schemathesis(stack: Stack, location: str, *args: str) -> str:
-    """Run ``st run``; assert it passed; return its report."""
-    returncode, report = _run(stack, location, *args)
+def _schemathesis(stack: Stack, location: str, *args: str, config: Path = CONFIG) -> str:
+    """Run ``st run``; assert it passed (0 failures); return its report."""
+    returncode, report = _run(stack, location, *args, config=config)
     failures = report[report.find("= FAILURES =") :] if "= FAILURES =" in report else report
     assert returncode == 0, failures[-12000:]
     return report
-
-
-def _known_failures_only(report: str, known: Callable[[str, str], bool], reason: str) -> None:
-    """xfail if every failure is a known one of the gateway's core (left to its rewrite);
-    fail on any other. Exits the test either way."""
-    found = _failures(report)
-    assert found, report[-6000:]
-    unknown = [f for f in found if not known(*f)]
-    assert not unknown, f"{unknown}\n{report[report.find('= FAILURES =') :][-12000:]}"
-    pytest.xfail(f"{reason} ({len(found)} failures, all known)")
 
 
 def _assert_tested(report: str, operations: int, stateful: bool = True) -> None:
@@ -136,24 +111,6 @@ def _kit(stack: Stack, out: Path) -> dict[str, str]:
     return credentials
 
 
-# The gateway's core (proxy routing, app) is being rewritten in another worktree: these
-# findings are left to that rewrite. A run whose failures are all of these is an xfail; any
-# other failure fails the test; a clean run passes.
-PROXY_405 = (
-    "gateway proxy: a method no service has at a service's path (PUT /population/v1/citizens/"
-    "verify) is 404 unknown_service, not 405 method_not_allowed with Allow"
-)
-ADMIN_ALLOW = (
-    "gateway app: OPTIONS /admin/quotas/{consumer}/reset answers Allow: POST, PUT (the PUT of "
-    "/admin/quotas/{consumer}/{service}); the literal segment should win, Allow: POST"
-)
-
-
-def _known_proxy_failure(section: str, code: str) -> bool:
-    # 404 unknown_service for a method no service has at that path
-    return code == "ST204" and section != "Stateful tests"
-
-
 def _explicit_links_only(document: dict[str, Any], out: Path) -> Path:
     """``schemathesis.toml`` with a ``[[project]]`` for the kit's contract (matched by its
     title) that infers no links from names: the kit declares every link it has (``LINKS`` in
@@ -185,7 +142,7 @@ def test_the_gateway_serves_a_province_exactly_its_kit_contract(
     assert token.status_code == 200, token.text
     contract = tmp_path / "kit" / "openapi.yaml"
     document = yaml.safe_load(contract.read_text(encoding="utf-8"))
-    returncode, report = _run(
+    report = _schemathesis(
         stack,
         str(contract),
         "--url",
@@ -195,26 +152,16 @@ def test_the_gateway_serves_a_province_exactly_its_kit_contract(
         config=_explicit_links_only(document, tmp_path / "schemathesis.toml"),
     )
     _assert_tested(report, _operations(document))
-    if returncode != 0:
-        _known_failures_only(report, _known_proxy_failure, PROXY_405)
 
 
 def test_the_gateway_admin_api_serves_exactly_its_contract(stack: Stack) -> None:
     # After the consumer run (same module, in file order): the admin run changes the clock,
     # scenarios and consumers, which would disturb a province's calls.
     document = httpx.get(f"{stack.gateway_url}/openapi.json", timeout=30).json()
-    returncode, report = _run(
+    report = _schemathesis(
         stack,
         f"{stack.gateway_url}/openapi.json",
         "--header",
         f"Authorization: Bearer {stack.admin_token}",
     )
     _assert_tested(report, _operations(document))
-    if returncode != 0:
-        _known_failures_only(
-            report,
-            lambda section, code: (
-                (section, code) == ("OPTIONS /admin/quotas/{consumer}/reset", "ST205")
-            ),
-            ADMIN_ALLOW,
-        )
