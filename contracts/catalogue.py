@@ -27,6 +27,7 @@ class Operation:
     path: str
     response_model: str | None  # "module:Class" in contracts; None for binary downloads
     summary: str
+    request_model: str | None = None  # "module:Class" of the JSON body; None: no body
 
     @property
     def service(self) -> str:
@@ -36,6 +37,14 @@ class Operation:
     def version(self) -> int:
         """The contract version, the path's first segment: ``/v2/...`` is 2."""
         return int(self.path.split("/")[1].removeprefix("v"))
+
+    @property
+    def quota_service(self) -> str | None:
+        """The service whose daily counter this one shares: a v2 operation's is its v1's (one
+        quota for the lookup, whichever version a province calls); None: its own."""
+        if self.version == 1:
+            return None
+        return f"{self.provider}.{self.operation_id.removesuffix(f'_v{self.version}')}"
 
     @property
     def contract(self) -> str:
@@ -51,8 +60,24 @@ class Operation:
         return model
 
 
+# The published request body of each operation that takes one (the gateway checks a provider's
+# 400/422 against it: refusing a request the contract allows is drift too, FM-08).
+REQUEST_MODELS: dict[str, str] = {
+    "population.verify_citizen": "population:CitizenVerification",
+    "population.verify_household": "population:HouseholdVerification",
+    "population.verify_citizen_v2": "population_v2:CitizenVerification",
+    "population.verify_household_v2": "population_v2:HouseholdVerification",
+    "civil-registry.submit_birth_registration": "civil_registry:BirthRegistrationRequest",
+    "civil-registry.submit_death_registration": "civil_registry:DeathRegistrationRequest",
+    "judicial-records.request_certificate": "judicial_records:CertificateRequest",
+}
+
+
 def _ops(provider: Provider, *rows: tuple[str, str, str, str | None, str]) -> tuple[Operation, ...]:
-    return tuple(Operation(provider, op, m, p, r, s) for op, m, p, r, s in rows)  # type: ignore[arg-type]
+    return tuple(
+        Operation(provider, op, m, p, r, s, REQUEST_MODELS.get(f"{provider}.{op}"))  # type: ignore[arg-type]
+        for op, m, p, r, s in rows
+    )
 
 
 OPERATIONS: tuple[Operation, ...] = (

@@ -15,6 +15,10 @@ ERROR_HEADER = "X-NDXP-Error"
 VIOLATIONS_HEADER = "X-NDXP-Contract-Violations"
 """Gateway → province: the fields of a provider's answer that break its published contract."""
 
+REFUSED_VALID_REQUEST = "request: refused a contract-valid request"
+"""A violation the gateway flags when a provider answers 400/422 to a request its published
+contract allows, naming fields the contract lacks: ``<this> (missing: declarant)``."""
+
 CONSUMER_HEADER = "X-NDXP-Consumer"
 """Gateway → provider: which consumer (one-stop system) calls."""
 
@@ -30,5 +34,6 @@ __all__ = [
     "EXCHANGE_ID_HEADER",
     "INJECTED_FAULT_HEADER",
     "PROVINCE_HEADER",
+    "REFUSED_VALID_REQUEST",
     "VIOLATIONS_HEADER",
 ]

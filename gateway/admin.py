@@ -114,9 +114,11 @@ async def put_service_quota(
     runtime: RuntimeDep, consumer: str, service: str, update: QuotaLimitUpdate
 ) -> QuotaReport:
     spec = _consumer(runtime, consumer)
-    if service not in runtime.router.by_service:
+    route = runtime.router.by_service.get(service)
+    if route is None:
         raise NotFound(f"no service {service!r} in the registry")
-    await runtime.quotas.set_override(service_key(spec.id, service), update.limit)
+    # A v2 operation's quota is its v1's counter: setting either sets the one they share.
+    await runtime.quotas.set_override(service_key(spec.id, route.quota_service), update.limit)
     return await _report(runtime, [spec])
 
 
@@ -129,7 +131,8 @@ async def reset_quota(
     spec = _consumer(runtime, consumer)
     day = local_day(runtime.clock())
     if service is not None:
-        keys = [service_key(spec.id, service)]
+        route = runtime.router.by_service.get(service)
+        keys = [service_key(spec.id, service if route is None else route.quota_service)]
     else:
         keys = [k for k in await runtime.quotas.usage(day) if split_key(k)[0] == spec.id]
     for key in keys:

@@ -30,7 +30,7 @@ from contracts.consumers import (
 )
 from gateway.admin import require_admin
 from gateway.consumers import ConsumerDirectory
-from gateway.errors import ConsumerNotActive
+from gateway.errors import ConsumerNotActive, InvalidRequest
 from gateway.kit import KitConsumer, build_kit, fetch_samples, zip_kit
 from gateway.runtime import Runtime, RuntimeDep
 
@@ -66,6 +66,12 @@ async def list_consumers(directory: DirectoryDep) -> ConsumerList:
 async def register_consumer(
     runtime: RuntimeDep, directory: DirectoryDep, new: ConsumerRegistration
 ) -> ConsumerRecord:
+    shared = runtime.registry.shared_quotas()
+    for service in new.service_quotas:
+        if service in shared:  # counted against another service's counter: a limit here is moot
+            raise InvalidRequest(
+                f"service_quotas: {service} counts against {shared[service]}; set the quota there"
+            )
     return directory.register(new, runtime.registry.services()).record()
 
 

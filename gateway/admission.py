@@ -39,7 +39,11 @@ async def admit(
     now: datetime,
     rng: random.Random,
 ) -> Admission:
-    """Count one exchange of ``consumer`` with ``service`` today, or refuse it."""
+    """Count one exchange of ``consumer`` with ``service`` today, or refuse it.
+
+    ``service`` is the counted one, :attr:`gateway.routing.Route.quota_service`: a v2
+    operation's v1, so both versions draw on one counter.
+    """
     decision = await quotas.acquire(rules_for(consumer, service), local_day(now))
     headers = ratelimit_headers(limited(decision), now)
     remaining = tightest_remaining(decision.states)

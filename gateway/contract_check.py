@@ -9,14 +9,26 @@ changed without notice (FM-08) is caught; JSON's ISO dates still read as dates. 
 normalised for low cardinality: list indices become ``[]``
 (``items[].procedure_code``), a body that is not the expected JSON at all is ``$``.
 Models are imported lazily; one that cannot be imported (not written yet) means "no check".
+
+A provider can also drift on the request side: start demanding a field its contract does not
+have (FM-08, ``require_field``). Only when a provider answers 400/422 does the gateway look at
+the request: if the body keeps the operation's published request model and the problem names
+body fields the model lacks, the refusal is flagged as
+``request: refused a contract-valid request (missing: declarant)``. A refusal that names the
+contract's own fields (a date out of range, a citizen mismatch) is the contract at work, not
+flagged; nothing of this runs on a 2xx.
 """
 
 from __future__ import annotations
 
+import json
 from importlib import import_module
+from typing import Any, get_args
 
 import structlog
 from pydantic import BaseModel, ValidationError
+
+from contracts.headers import REFUSED_VALID_REQUEST
 
 MAX_REPORTED = 20  # keeps the header and the metric's label set bounded
 
@@ -58,6 +70,67 @@ class ContractChecker:
         except ValidationError as exc:
             return violation_paths(exc)
         return []
+
+    def check_refusal(self, model_name: str | None, request: bytes, problem: bytes) -> list[str]:
+        """A provider's 400/422 to ``request``: one violation if the request keeps the published
+        request model and ``problem`` names body fields the model lacks, else ``[]``."""
+        model = None if model_name is None else self.model(model_name)
+        if model is None:
+            return []
+        try:
+            model.model_validate_json(request or b"null")  # lax, as the provider's parser is
+        except ValidationError:
+            return []  # the province's own mistake: the refusal is right
+        outside = _named_outside(model, problem)
+        if not outside:
+            return []
+        named = "; ".join(f"{label}: {' '.join(fields)}" for label, fields in outside.items())
+        return [f"{REFUSED_VALID_REQUEST} ({named})"]
+
+
+def _named_outside(model: type[BaseModel], problem: bytes) -> dict[str, list[str]]:
+    """Body fields a problem's ``errors`` name that ``model`` does not have, by error kind
+    (``missing`` or ``invalid``)."""
+    try:
+        errors = json.loads(problem).get("errors")
+    except (ValueError, AttributeError):
+        return {}
+    outside: dict[str, list[str]] = {}
+    for error in errors if isinstance(errors, list) else []:
+        loc = error.get("loc") if isinstance(error, dict) else None
+        if not isinstance(loc, list) or loc[:1] != ["body"] or len(loc) < 2:
+            continue
+        if _has_field(model, loc[1:]):
+            continue
+        label = "missing" if error.get("type") == "missing" else "invalid"
+        fields = outside.setdefault(label, [])
+        path = _path(tuple(part for part in loc[1:] if isinstance(part, int | str)))
+        if path not in fields and len(fields) < MAX_REPORTED:
+            fields.append(path)
+    return outside
+
+
+def _has_field(model: type[BaseModel], loc: list[Any]) -> bool:
+    """Whether ``loc`` is a field of ``model`` (past what cannot be followed, assumed so)."""
+    current: type[BaseModel] | None = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if current is None:
+            return True
+        info = current.model_fields.get(str(part))
+        if info is None:
+            return False
+        current = _model_in(info.annotation)
+    return True
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The model a field holds, through ``X | None`` and ``list[X]``; None if not one model."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    models = {m for arg in get_args(annotation) if (m := _model_in(arg)) is not None}
+    return models.pop() if len(models) == 1 else None
 
 
 def violation_paths(exc: ValidationError) -> list[str]:

@@ -9,11 +9,13 @@ exchange log, the metrics, the log line) — requests refused before they reach 
 through :meth:`Proxy.refuse`.
 
 The provider's response is read whole before the province gets a byte: the contract check
-needs the whole body, and a connection that dies mid-body can still be reported as a clean
-502 ``upstream_reset`` instead of a truncated 200. Provider errors (4xx, 5xx) are passed on
-unchanged and without ``X-NDXP-Error``; errors the gateway makes carry it (see
-:mod:`gateway.errors`). Headers follow RFC 9110 §7.6.1 (hop-by-hop fields are not forwarded)
-and W3C Trace Context (``traceparent``: the province's trace is continued when it sends one).
+needs the whole body (on a provider's 400/422, with the request's: see
+:meth:`gateway.contract_check.ContractChecker.check_refusal`), and a connection that dies
+mid-body can still be reported as a clean 502 ``upstream_reset`` instead of a truncated 200.
+Provider errors (4xx, 5xx) are passed on unchanged and without ``X-NDXP-Error``; errors the
+gateway makes carry it (see :mod:`gateway.errors`). Headers follow RFC 9110 §7.6.1 (hop-by-hop
+fields are not forwarded) and W3C Trace Context (``traceparent``: the province's trace is
+continued when it sends one).
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ _DROP_RESPONSE = _HOP_BY_HOP | {
     INJECTED_FAULT_HEADER.lower().encode(),
 }
 _JSON = "application/json"
+_REFUSALS = frozenset({400, 422})  # answers the request-side contract check looks at
 _NO_LENGTH = frozenset({204, 304})  # and 1xx: answers that carry no Content-Length
 _REPEATED_AUTHORIZATION = {"WWW-Authenticate": 'Bearer realm="ndxp", error="invalid_request"'}
 _EXCHANGE_ID = b"x-ndxp-exchange-id"
@@ -215,7 +218,7 @@ class Proxy:
         if body and head.content_type is not None:
             _check_json(head.content_type, body)
         ex.request_size = len(body)
-        quota = await admit(rt.quotas, consumer, route.service, rt.clock(), rt.rng)
+        quota = await admit(rt.quotas, consumer, route.quota_service, rt.clock(), rt.rng)
         ex.quota_remaining = quota.remaining
         if quota.refusal is not None:
             raise quota.refusal
@@ -236,7 +239,7 @@ class Proxy:
             # like any answer to an admitted request (refusals before it used none).
             err.headers.update(quota.headers)
             raise
-        return self._passed_on(ex, route, status, upstream_headers, content, quota.headers)
+        return self._passed_on(ex, route, status, upstream_headers, content, quota.headers, body)
 
     async def _forward(
         self,
@@ -271,6 +274,7 @@ class Proxy:
         upstream_headers: list[tuple[bytes, bytes]],
         content: bytes,
         quota_headers: dict[str, str],
+        request_body: bytes,
     ) -> _Answer:
         headers: list[tuple[bytes, bytes]] = []
         if status >= 200 and status not in _NO_LENGTH:
@@ -287,6 +291,10 @@ class Proxy:
             headers = [(k, v) for k, v in headers if k not in connection_tokens]
         if 200 <= status < 300 and status != 204:
             ex.violations = self.rt.contracts.check(route.response_model, content)
+        elif status in _REFUSALS:  # a contract-valid request refused: drift on the request side
+            ex.violations = self.rt.contracts.check_refusal(
+                route.request_model, request_body, content
+            )
         if ex.violations:
             headers.append((VIOLATIONS_HEADER.lower().encode(), ", ".join(ex.violations).encode()))
         if status < 400:

@@ -6,7 +6,8 @@ Every exchange counts against two counters: the consumer's own (policy ``daily``
 with no limit in the registry still counts — ops see per-service usage, and an admin override
 can cap it at runtime, at once and in every worker, because overrides are applied inside the
 store's atomic acquire. Its limit is :data:`UNLIMITED`, which headers, views and metrics leave
-out.
+out. An operation with a ``quota_service`` in the registry (a v2 beside its v1) draws on that
+service's counter, so a consumer's 50,000 lookups a day are one figure whichever version it calls.
 """
 
 from __future__ import annotations

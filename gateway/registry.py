@@ -86,6 +86,14 @@ class OperationSpec(_Model):
     response_model: str | None = Field(
         default=None, description='"module:Class" in contracts; the 2xx body is checked against it.'
     )
+    request_model: str | None = Field(
+        default=None,
+        description='"module:Class" of the JSON body; a 400/422 to a body valid by it is flagged.',
+    )
+    quota_service: str | None = Field(
+        default=None,
+        description="Another service whose daily counters this one shares (a v2 its v1's).",
+    )
     timeouts: TimeoutOverride | None = None
 
     @model_validator(mode="after")
@@ -160,6 +168,7 @@ class Registry(_Model):
             if len(set(values)) != len(values):
                 raise ValueError(f"duplicate consumer {key}")
         services = self.services()
+        shared = self._check_quota_services(services)
         for i, consumer in enumerate(self.consumers):
             for sub in consumer.subscriptions:
                 provider, _, op = sub.partition(".")
@@ -170,7 +179,31 @@ class Registry(_Model):
                     raise ValueError(f"consumers[{i}].service_quotas: unknown service {service!r}")
                 if limit < 0:
                     raise ValueError(f"consumers[{i}].service_quotas.{service}: must be >= 0")
+                if service in shared:
+                    raise ValueError(
+                        f"consumers[{i}].service_quotas: {service} counts against "
+                        f"{shared[service]}; set the quota there"
+                    )
         return self
+
+    def shared_quotas(self) -> dict[str, str]:
+        """Service → the service whose daily counters it shares (its ``quota_service``)."""
+        return {
+            f"{p.name}.{op.id}": op.quota_service
+            for p in self.providers
+            for op in p.operations
+            if op.quota_service is not None
+        }
+
+    def _check_quota_services(self, services: set[str]) -> dict[str, str]:
+        """:meth:`shared_quotas`, each naming a service with a counter of its own."""
+        shared = self.shared_quotas()
+        for service, target in shared.items():
+            if target not in services or target in shared:
+                raise ValueError(
+                    f"{service}: quota_service {target!r} is not a service with its own counter"
+                )
+        return shared
 
     def services(self) -> set[str]:
         """Every service name, ``"<provider>.<operation id>"``."""
@@ -267,6 +300,8 @@ def default_registry() -> Registry:
                     method=op.method,
                     path=op.path,
                     response_model=op.response_model,
+                    request_model=op.request_model,
+                    quota_service=op.quota_service,
                 )
                 for op in operations_of(name)
             ],
@@ -282,11 +317,8 @@ def default_registry() -> Registry:
             client_secret=SecretStr(f"{DEV_SECRET_PREFIX}{p.slug}"),
             subscriptions=[f"{name}.*" for name in PROVIDERS],
             daily_quota=CONSUMER_DAILY_QUOTA,
-            # Each version of the lookup has the cap (a shared counter is not modelled yet).
-            service_quotas={
-                "population.get_citizen": POPULATION_LOOKUPS_PER_DAY,
-                "population.get_citizen_v2": POPULATION_LOOKUPS_PER_DAY,
-            },
+            # v1 and v2 of the lookup draw on this one counter (get_citizen_v2's quota_service).
+            service_quotas={"population.get_citizen": POPULATION_LOOKUPS_PER_DAY},
         )
         for p in PROVINCES
     ]

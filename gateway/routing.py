@@ -40,10 +40,18 @@ class Route:
     base_url: str
     timeouts: Timeouts
     response_model: str | None
+    request_model: str | None = None
+    shares_quota_of: str | None = None  # the registry's quota_service
 
     @property
     def service(self) -> str:
         return f"{self.provider}.{self.operation_id}"
+
+    @property
+    def quota_service(self) -> str:
+        """The service whose daily counters an exchange draws on: its own, or the one it shares
+        (a v2 operation its v1's)."""
+        return self.shares_quota_of or self.service
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +82,8 @@ class Router:
                     base_url=base_url,
                     timeouts=provider.timeouts.merged(op.timeouts),
                     response_model=op.response_model,
+                    request_model=op.request_model,
+                    shares_quota_of=op.quota_service,
                 )
                 self.routes.append(route)
                 pattern: _Pattern = tuple(

@@ -14,7 +14,8 @@ published contract did not change:
 The first four keep the answer a 2xx: the gateway's contract check (strict, as the contract
 says) flags the paths in ``X-NDXP-Contract-Violations`` and the exchange record, and the
 report counts them as ``contract_drift`` of the rule. ``require_field`` answers 400/422
-``invalid_request`` itself; the gateway passes it on (``upstream_rejected``).
+``invalid_request`` itself; the gateway passes it on (``upstream_rejected``) and, the request
+being valid by the contract, flags ``request: refused a contract-valid request (missing: …)``.
 """
 
 from __future__ import annotations
@@ -30,12 +31,14 @@ from starlette.responses import Response
 
 from contracts.catalogue import Operation
 from contracts.common import FieldError, Problem
+from contracts.headers import REFUSED_VALID_REQUEST
 from mock_services.fault_base import Applying, Body, FaultKind, Loc, Phase, path_issues
 from mock_services.fault_bodies import at_path, check_value
 from mock_services.service import problem_response
 
 NAME_PATTERN = r"^[a-z_][a-z0-9_]*$"
 _DRIFT_SPOILS = "contract_drift"
+_NAMES = re.compile(r"[\w.\[\]]+")  # the field paths in a flagged refusal's parentheses
 
 
 def _reported(path: str) -> str:
@@ -283,6 +286,15 @@ class RequireField(FaultKind):
             errors=[FieldError(loc=[self.where, self.field], msg="Field required", type="missing")],
         )
         return problem_response(problem)
+
+    def explains(self, violations: Iterable[str]) -> tuple[str, ...]:
+        """The gateway's ``request: refused a contract-valid request (missing: <field>)``."""
+        return tuple(
+            v
+            for v in violations
+            if v.startswith(REFUSED_VALID_REQUEST)
+            and self.field in _NAMES.findall(v.removeprefix(REFUSED_VALID_REQUEST))
+        )
 
     def operation_issues(self, op: Operation) -> Iterable[tuple[Loc, str]]:
         if self.where == "body" and op.method != "POST":

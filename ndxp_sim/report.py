@@ -221,6 +221,9 @@ def attribute(record: ExchangeRecord, rules: _Rules) -> list[Hit]:
         if record.outcome in cls.outcomes:
             failure = record.outcome
             explained_outcome = True
+            if rule is not None:  # a refusal it caused, flagged by the contract check
+                fields = rule.fault.explains(record.contract_violations)
+                explained_fields.update(fields)
         elif cls.spoils is not None and record.outcome == OUTCOME_OK:
             fields = _own_fields(rule, record.contract_violations)
             failure = cls.spoils

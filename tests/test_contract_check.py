@@ -46,3 +46,71 @@ def test_body_that_is_not_the_expected_object_is_reported_as_root(
 )
 def test_no_model_means_no_check(checker: ContractChecker, name: str | None) -> None:
     assert checker.check(name, b"whatever") == []
+
+
+# A provider's 400/422: was the request valid by the published request model?
+VERIFY = "population:CitizenVerification"
+BIRTH = "civil_registry:BirthRegistrationRequest"
+CLAIM = {"personal_id": "038090001234", "full_name": "Lê Văn An", "date_of_birth": "1990-05-01"}
+
+
+def _problem(*errors: tuple[list[str | int], str]) -> bytes:
+    body = {"title": "Invalid request", "status": 422, "code": "invalid_request"}
+    body["errors"] = [{"loc": loc, "msg": "m", "type": kind} for loc, kind in errors]
+    return json.dumps(body).encode()
+
+
+def test_refusing_a_valid_request_for_a_field_the_contract_lacks_is_flagged(
+    checker: ContractChecker,
+) -> None:
+    problem = _problem((["body", "procedure_code"], "missing"), (["body", "channel"], "enum"))
+    assert checker.check_refusal(VERIFY, json.dumps(CLAIM).encode(), problem) == [
+        "request: refused a contract-valid request (missing: procedure_code; invalid: channel)"
+    ]
+
+
+def test_a_nested_field_outside_the_contract_is_named_by_its_path(
+    checker: ContractChecker,
+) -> None:
+    from mock_services.civil_registry import example_requests
+
+    birth = example_requests(2024)[0].model_dump_json().encode()
+    assert checker.check_refusal(BIRTH, birth, _problem((["body", "declarant"], "missing"))) == [
+        "request: refused a contract-valid request (missing: declarant)"
+    ]
+    nested = _problem((["body", "mother", "phone"], "missing"))
+    assert checker.check_refusal(BIRTH, birth, nested) == [
+        "request: refused a contract-valid request (missing: mother.phone)"
+    ]
+    # The contract's own fields, refused on their values, are the contract at work.
+    assert (
+        checker.check_refusal(BIRTH, birth, _problem((["body", "mother", "full_name"], "x"))) == []
+    )
+
+
+@pytest.mark.parametrize(
+    ("request_body", "problem"),
+    [
+        # The province left out a field the contract requires: the refusal is right.
+        (json.dumps({**CLAIM, "full_name": None}).encode(), _problem((["body", "x"], "missing"))),
+        (b"not json", _problem((["body", "procedure_code"], "missing"))),
+        # Valid, but refused on a field of the contract (a citizen mismatch).
+        (json.dumps(CLAIM).encode(), _problem((["body", "full_name"], "value_error"))),
+        # Valid, but the problem names no body field (or is no problem at all).
+        (json.dumps(CLAIM).encode(), _problem((["query", "procedure_code"], "missing"))),
+        (json.dumps(CLAIM).encode(), json.dumps({"code": "citizen_mismatch"}).encode()),
+        (json.dumps(CLAIM).encode(), b"<html>Bad Request</html>"),
+        (json.dumps(CLAIM).encode(), b"[1, 2]"),
+    ],
+    ids=["invalid", "not-json", "own-field", "query", "no-errors", "html", "list"],
+)
+def test_refusals_the_contract_explains_are_not_flagged(
+    checker: ContractChecker, request_body: bytes, problem: bytes
+) -> None:
+    assert checker.check_refusal(VERIFY, request_body, problem) == []
+
+
+def test_no_request_model_means_no_refusal_check(checker: ContractChecker) -> None:
+    problem = _problem((["body", "procedure_code"], "missing"))
+    assert checker.check_refusal(None, json.dumps(CLAIM).encode(), problem) == []
+    assert checker.check_refusal("common:NoSuchModel", b"{}", problem) == []

@@ -11,8 +11,10 @@ from gateway.quota_rules import (
     tightest_remaining,
 )
 from gateway.quotas import QuotaDecision, QuotaState
-from gateway.registry import ConsumerSpec
+from gateway.registry import ConsumerSpec, load_registry
+from gateway.routing import Router
 from gateway.testing import small_registry
+from ndxp_config.settings import GatewaySettings, Settings
 
 
 def _thanh_hoa(
@@ -67,3 +69,29 @@ def test_entries_show_limits_overrides_and_usage() -> None:
         ("population.get_citizen", 2, 2, 0, 2),
         ("population.verify_citizen", None, None, 4, None),
     }
+
+
+def test_v1_and_v2_of_an_operation_draw_on_one_counter() -> None:
+    settings = Settings(gateway=GatewaySettings(registry_path=None))  # the shipped registry
+    registry = load_registry(settings)
+    router = Router(registry, settings)
+    consumer = registry.consumer("onestop-thanh-hoa")
+    assert consumer is not None
+    v1 = router.by_service["population.get_citizen"]
+    v2 = router.by_service["population.get_citizen_v2"]
+    assert (v1.quota_service, v2.quota_service) == ("population.get_citizen",) * 2
+    assert router.by_service["business-registry.get_enterprise"].quota_service == (
+        "business-registry.get_enterprise"
+    )
+    assert rules_for(consumer, v2.quota_service) == rules_for(consumer, v1.quota_service)
+    _, lookups = rules_for(consumer, v2.quota_service)
+    assert lookups.limit == 50_000  # the reports' figure, for both versions together
+    # Two lookups (one of each version) are one counter at 2, shown once.
+    entries = quota_entries(
+        [consumer], usage={"onestop-thanh-hoa": 2, "onestop-thanh-hoa|population.get_citizen": 2},
+        overrides={},
+    )  # fmt: skip
+    assert [(e.service, e.used, e.remaining) for e in entries] == [
+        (None, 2, 199_998),
+        ("population.get_citizen", 2, 49_998),
+    ]

@@ -53,6 +53,23 @@ def test_default_registry_caps_population_lookups_at_50000_a_day() -> None:
         assert consumer.service_quotas["population.get_citizen"] == 50_000
 
 
+def test_default_registry_gives_v1_and_v2_of_an_operation_one_counter() -> None:
+    registry = load_registry(_settings())
+    shared = {
+        f"{p.name}.{op.id}": op.quota_service
+        for p in registry.providers
+        for op in p.operations
+        if op.quota_service is not None
+    }
+    assert shared["population.get_citizen_v2"] == "population.get_citizen"
+    assert shared["driver-licence.get_licence_v2"] == "driver-licence.get_licence"
+    # Every v2 operation, and only those, shares its v1's counter.
+    assert set(shared) == {s for s in registry.services() if s.endswith("_v2")}
+    assert all(target == service.removesuffix("_v2") for service, target in shared.items())
+    for consumer in registry.consumers:  # 50,000 lookups a day in all, not per version
+        assert "population.get_citizen_v2" not in consumer.service_quotas
+
+
 def test_default_registry_routes_every_catalogue_operation() -> None:
     from contracts.catalogue import OPERATIONS
 
@@ -90,6 +107,15 @@ def test_yaml_base_url_overrides_the_mock(tmp_path: Path) -> None:
         pytest.param(lambda r: r["consumers"][1].update(id=r["consumers"][0]["id"]),
                      "duplicate consumer id", id="duplicate-consumer"),
         pytest.param(lambda r: r.update(extra_key=1), "extra_key", id="unknown-key"),
+        pytest.param(lambda r: r["providers"][0]["operations"][4].update(quota_service="pop.x"),
+                     "population.get_citizen_v2: quota_service", id="unknown-quota-service"),
+        pytest.param(lambda r: r["providers"][0]["operations"][0].update(
+                         quota_service="population.resolve_legacy_id_v2"),
+                     "population.get_citizen: quota_service", id="quota-service-chain"),
+        pytest.param(lambda r: r["consumers"][2]["service_quotas"].update(
+                         {"population.get_citizen_v2": 10}),
+                     "consumers[2].service_quotas: population.get_citizen_v2 counts against "
+                     "population.get_citizen", id="quota-on-a-shared-counter"),
     ],
 )  # fmt: skip
 def test_bad_registry_is_refused_with_the_field_named(

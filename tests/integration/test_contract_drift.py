@@ -157,7 +157,10 @@ def test_fm08_drift_is_flagged_on_v1_while_v2_stays_clean(
     )
     assert refused.status_code == 422
     assert refused.json()["errors"][0]["loc"] == ["body", "declarant"]
-    assert record(stack, refused)["outcome"] == "upstream_rejected"
+    flagged = "request: refused a contract-valid request (missing: declarant)"
+    assert violations(refused) == {flagged}  # the request keeps the contract: the refusal broke it
+    logged = record(stack, refused)
+    assert (logged["outcome"], logged["contract_violations"]) == ("upstream_rejected", [flagged])
 
     result = report(stack, run_id)
     rows = {row.failure_mode: row for row in result.failure_modes}
@@ -165,6 +168,7 @@ def test_fm08_drift_is_flagged_on_v1_while_v2_stays_clean(
     row = rows["FM-08"]
     assert row.failures["contract_drift"] >= 3
     assert row.failures["upstream_rejected"] >= 1
+    assert row.violated_fields[flagged] >= 1  # counted under its rule, not as an FM-04 leftover
     assert {"citizen-v1-answers-a-v2-name", "civil-registry-demands-a-declarant"} <= set(row.rules)
     assert any("row 42" in citation for citation in row.citations)
     # rows 8, 14 and 15 are named by REPORTS.md for FM-08, but no rule reproduces them
