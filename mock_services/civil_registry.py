@@ -18,7 +18,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Path, Query, Request, Response
 
-from contracts.catalogue import operation
 from contracts.civil_registry import (
     CURSOR_DESCRIPTION,
     CURSOR_PATTERN,
@@ -64,6 +63,13 @@ from mock_services.service import (
     ServiceInfo,
     create_service_app,
     not_found,
+)
+from mock_services.submissions import (
+    answered,
+    check_province,
+    operation_args,
+    submission_responses,
+    submit_once,
 )
 from ndxp_config.settings import Settings
 
@@ -149,32 +155,22 @@ class CivilRegistry:
         self, kind: RegistrationKind, body: BirthRegistrationRequest | DeathRegistrationRequest
     ) -> tuple[Registration, bool]:
         """Idempotent on ``(province_code, dossier_code)``: the registration and if it is new."""
-        if body.province_code not in PROVINCE_CODES:
-            raise _invalid(f"province_code: {body.province_code} is not a province code.")
+        check_province(body.province_code)
         now = self.clock()
         today = now.astimezone(VIETNAM_TZ).date()
         if isinstance(body, BirthRegistrationRequest):
             check_birth(self.seed, body, today)
         else:
             check_death(self.seed, body, today)
-        canonical = body.model_dump_json()
-        row, created = self.store.submit(
+        row, created = submit_once(
+            self.store,
+            body,
             kind=kind,
-            province_code=body.province_code,
-            dossier_code=body.dossier_code,
-            body=canonical,
             submitted_us=to_us(now),
             minute_s=self.minute_s,
             settled_us=lambda row: settled_us(self.seed, row),
+            sent="submitted",
         )
-        if not created and (row.kind != kind or row.body != canonical):
-            raise ProblemError(
-                409,
-                "dossier_code_conflict",
-                "Dossier code already used",
-                f"Province {body.province_code} already submitted dossier {body.dossier_code} "
-                "with a different body; a repeat must be identical (use a new dossier code).",
-            )
         return registration_view(self.seed, row, now), created
 
     def find(self, registration_id: str) -> StoredRegistration:
@@ -197,7 +193,7 @@ router = APIRouter(prefix="/v1", route_class=OperationRoute, tags=["civil-regist
 
 
 def _op(operation_id: str) -> dict[str, Any]:
-    return {"operation_id": operation_id, "summary": operation(PROVIDER, operation_id).summary}
+    return operation_args(PROVIDER, operation_id)
 
 
 def _registry(request: Request) -> CivilRegistry:
@@ -205,17 +201,13 @@ def _registry(request: Request) -> CivilRegistry:
     return registry
 
 
-_SUBMIT_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"model": Registration, "description": "A repeat: the existing registration, as now."},
-    201: {"description": "Created: the registration, just received."},
-    **problem_responses(400, 409, 422),
-}
-_SUBMIT_RESPONSES[409]["description"] = (
-    "dossier_code_conflict: this dossier code was already submitted with another body"
-)
-_SUBMIT_RESPONSES[422]["description"] = (
-    "invalid_request; or citizen_mismatch: a parent or the deceased is not the population "
-    "citizen with exactly that personal id, full name and date of birth"
+_SUBMIT_RESPONSES = submission_responses(
+    Registration,
+    repeat="A repeat: the existing registration, as now.",
+    created="Created: the registration, just received.",
+    conflict="this dossier code was already submitted with another body",
+    invalid="invalid_request; or citizen_mismatch: a parent or the deceased is not the "
+    "population citizen with exactly that personal id, full name and date of birth",
 )
 
 
@@ -234,9 +226,7 @@ def submit_birth(
     birth (422 ``citizen_mismatch``); the same dossier code with another body is 409
     ``dossier_code_conflict``.
     """
-    registration, created = _registry(request).submit("birth", body)
-    response.status_code = 201 if created else 200
-    return registration
+    return answered(response, _registry(request).submit("birth", body))
 
 
 @router.post(
@@ -249,9 +239,7 @@ def submit_death(
     request: Request, response: Response, body: DeathRegistrationRequest
 ) -> Registration:
     """Register a death; 201 when created, 200 with the same registration on a repeat."""
-    registration, created = _registry(request).submit("death", body)
-    response.status_code = 201 if created else 200
-    return registration
+    return answered(response, _registry(request).submit("death", body))
 
 
 @router.get(

@@ -17,7 +17,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Path, Request, Response
 
-from contracts.catalogue import operation
 from contracts.civil_registry import CitizenRef
 from contracts.common import problem_responses
 from contracts.judicial_records import (
@@ -57,6 +56,13 @@ from mock_services.service import (
     create_service_app,
     not_found,
 )
+from mock_services.submissions import (
+    answered,
+    check_province,
+    operation_args,
+    submission_responses,
+    submit_once,
+)
 from ndxp_config.settings import Settings
 
 PROVIDER = "judicial-records"
@@ -93,33 +99,18 @@ class JudicialRecords:
 
     def request(self, body: CertificateRequest) -> tuple[CertificateRequestStatus, bool]:
         """Idempotent on ``(province_code, dossier_code)``: the request and if it is new."""
-        if body.province_code not in PROVINCE_CODES:
-            raise ProblemError(
-                422,
-                "invalid_request",
-                "Invalid request",
-                f"province_code: {body.province_code} is not a province code.",
-            )
+        check_province(body.province_code)
         check_applicant(self.seed, body.applicant)
-        canonical = body.model_dump_json()
         now_us = to_us(self.clock())
-        row, created = self.store.submit(
+        row, created = submit_once(
+            self.store,
+            body,
             kind=body.certificate_type,
-            province_code=body.province_code,
-            dossier_code=body.dossier_code,
-            body=canonical,
             submitted_us=now_us,
             minute_s=self.minute_s,
             settled_us=lambda row: settled_us(self.seed, row),
+            sent="sent",
         )
-        if not created and row.body != canonical:
-            raise ProblemError(
-                409,
-                "dossier_code_conflict",
-                "Dossier code already used",
-                f"Province {body.province_code} already sent dossier {body.dossier_code} with "
-                "a different body; a repeat must be identical (use a new dossier code).",
-            )
         return request_view(self.seed, row, now_us), created
 
     def find(self, rid: str) -> StoredRegistration:
@@ -139,7 +130,7 @@ router = APIRouter(prefix="/v1", route_class=OperationRoute, tags=["judicial-rec
 
 
 def _op(operation_id: str) -> dict[str, Any]:
-    return {"operation_id": operation_id, "summary": operation(PROVIDER, operation_id).summary}
+    return operation_args(PROVIDER, operation_id)
 
 
 def _records(request: Request) -> JudicialRecords:
@@ -147,17 +138,13 @@ def _records(request: Request) -> JudicialRecords:
     return records
 
 
-_REQUEST_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"model": CertificateRequestStatus, "description": "A repeat: the request, as now."},
-    201: {"description": "Created: the request, just received."},
-    **problem_responses(400, 409, 422),
-}
-_REQUEST_RESPONSES[409]["description"] = (
-    "dossier_code_conflict: this dossier code was already sent with another body"
-)
-_REQUEST_RESPONSES[422]["description"] = (
-    "invalid_request; or citizen_mismatch: no population citizen has this personal id, or the "
-    "full name or date of birth sent differs from the population record"
+_REQUEST_RESPONSES = submission_responses(
+    CertificateRequestStatus,
+    repeat="A repeat: the request, as now.",
+    created="Created: the request, just received.",
+    conflict="this dossier code was already sent with another body",
+    invalid="invalid_request; or citizen_mismatch: no population citizen has this personal id, "
+    "or the full name or date of birth sent differs from the population record",
 )
 _CERTIFICATE_RESPONSES = problem_responses(404, 409, 422)
 _CERTIFICATE_RESPONSES[409]["description"] = (
@@ -177,9 +164,7 @@ def request_certificate(
 ) -> CertificateRequestStatus:
     """Request a criminal-record certificate; 201 when created, 200 with the same request on a
     repeat (same dossier code, same body), 409 ``dossier_code_conflict`` for another body."""
-    status, created = _records(request).request(body)
-    response.status_code = 201 if created else 200
-    return status
+    return answered(response, _records(request).request(body))
 
 
 @router.get(
