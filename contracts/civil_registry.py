@@ -9,12 +9,13 @@ paused (5), overdue (4: still processing, past ``due_at``), processed (9), retur
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from contracts.common import (
+    FullName,
     Gender,
     LifecycleStatus,
     PersonalId,
@@ -24,8 +25,10 @@ from contracts.common import (
     Timestamp,
     WireDate,
     WireModel,
+    dossier_code_field,
+    province_code_field,
+    refuse_null,
 )
-from contracts.provinces import PROVINCE_CODES
 
 RegistrationKind = Literal["birth", "death"]
 RegistrationStatus = LifecycleStatus
@@ -35,30 +38,13 @@ REGISTRATION_ID_DESCRIPTION = (
     "Registration id (số đăng ký): KS (khai sinh, birth) or KT (khai tử, death), the province "
     "code (3) and 10 digits."
 )
-DOSSIER_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9.\-]{3,49}$"
 DossierCode = Annotated[
-    str,
-    Field(
-        pattern=DOSSIER_CODE_PATTERN,
-        description="The province's dossier code (mã hồ sơ), unique per province: the "
-        "idempotency key of a submission.",
-        examples=["000.00.38.H56-241230-0001"],
-    ),
-]
-FullName = Annotated[
-    str, Field(min_length=1, max_length=200, description="Full name (họ, chữ đệm và tên).")
+    str, dossier_code_field("a submission", example="000.00.38.H56-241230-0001")
 ]
 Place = Annotated[str, Field(min_length=1, max_length=300)]
-
-
-# The 63 codes as an enum, so the contract names every valid value (another is a 422).
 RegisteringProvince = Annotated[
     str,
-    Field(
-        pattern=r"^\d{3}$",
-        description="Registering province (nơi đăng ký): its three-digit code (mã tỉnh).",
-        json_schema_extra={"enum": sorted(PROVINCE_CODES)},
-    ),
+    province_code_field("Registering province (nơi đăng ký): its three-digit code (mã tỉnh)."),
 ]
 
 
@@ -99,13 +85,10 @@ class BirthRegistrationRequest(WireModel):
     father: CitizenRef | SkipJsonSchema[None] = Field(default=None, description="Father (cha).")
     mother: CitizenRef | SkipJsonSchema[None] = Field(default=None, description="Mother (mẹ).")
 
-    @field_validator("father", "mother", mode="before")
-    @classmethod
-    def _omitted_not_null(cls, value: Any) -> Any:
-        # The schema says "omit a parent you do not name": a JSON null is not a parent.
-        if value is None:
-            raise ValueError("omit the parent rather than send null")
-        return value
+    # The schema says "omit a parent you do not name": a JSON null is not a parent.
+    _omitted_not_null = field_validator("father", "mother", mode="before")(
+        refuse_null("the parent")
+    )
 
     @model_validator(mode="after")
     def _at_least_one_parent(self) -> BirthRegistrationRequest:

@@ -26,8 +26,18 @@ from pydantic import (
 )
 from pydantic.json_schema import SkipJsonSchema
 
-from contracts.common import Gender, PersonalId, ProvinceCode, Timestamp, WireDate, WireModel
-from contracts.provinces import PROVINCE_CODES
+from contracts.common import (
+    FullName,
+    Gender,
+    PersonalId,
+    ProvinceCode,
+    Timestamp,
+    WireDate,
+    WireModel,
+    dossier_code_field,
+    province_code_field,
+    refuse_null,
+)
 
 CertificateType = Literal["so_1", "so_2"]
 RequestStatus = Literal["received", "verifying", "issued", "rejected"]
@@ -47,27 +57,10 @@ REQUEST_ID_PATTERN = r"^LT\d{13}$"
 REQUEST_ID_DESCRIPTION = (
     "Request id (mã yêu cầu): LT (lý lịch tư pháp), the province code (3) and 10 digits."
 )
-DOSSIER_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9.\-]{3,49}$"
-DossierCode = Annotated[
-    str,
-    Field(
-        pattern=DOSSIER_CODE_PATTERN,
-        description="The province's dossier code (mã hồ sơ), unique per province: the "
-        "idempotency key of a request.",
-        examples=["000.00.38.H56-241230-0101"],
-    ),
-]
-FullName = Annotated[
-    str, Field(min_length=1, max_length=200, description="Full name (họ, chữ đệm và tên).")
-]
-# The 63 codes as an enum, so the contract names every valid value (another is a 422).
+DossierCode = Annotated[str, dossier_code_field("a request", example="000.00.38.H56-241230-0101")]
 ReceivingProvince = Annotated[
     str,
-    Field(
-        pattern=r"^\d{3}$",
-        description="Province whose one-stop desk received the dossier: its code (mã tỉnh).",
-        json_schema_extra={"enum": sorted(PROVINCE_CODES)},
-    ),
+    province_code_field("Province whose one-stop desk received the dossier: its code (mã tỉnh)."),
 ]
 
 
@@ -95,12 +88,9 @@ class Applicant(_OmitNone):
         default=None, description="Date of birth (ngày, tháng, năm sinh)."
     )
 
-    @field_validator("full_name", "date_of_birth", mode="before")
-    @classmethod
-    def _omitted_not_null(cls, value: Any) -> Any:
-        if value is None:
-            raise ValueError("omit the field rather than send null")
-        return value
+    _omitted_not_null = field_validator("full_name", "date_of_birth", mode="before")(
+        refuse_null("the field")
+    )
 
 
 class PostDelivery(WireModel):
