@@ -8,8 +8,10 @@ for file downloads). Every method takes ``timeout=`` to override the client's de
 call; POSTs take ``idempotency_key=`` — without one a POST is never retried.
 
 The methods only describe the call; sending, retrying and error mapping live in
-:class:`connectors.client.NdxpClient`, reached through the small :class:`Caller` protocol.
-A test holds this module and the catalogue equal, both ways.
+:class:`connectors.client.NdxpClient`, reached through the small :class:`Caller` protocol
+(:mod:`connectors.namespace`). A method whose request another already has — a v2 operation that
+kept v1's request, a household business's or cooperative's lookups — is made from that one with
+:func:`~connectors.namespace.twin`. A test holds this module and the catalogue equal, both ways.
 """
 
 # ruff: noqa: ASYNC109 -- ``timeout=`` is httpx's per-phase Timeout (connect, read, write,
@@ -17,17 +19,15 @@ A test holds this module and the catalogue equal, both ways.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
 
-import httpx
-from pydantic import BaseModel
-
+from connectors.namespace import Caller as Caller
+from connectors.namespace import Namespace, twin
+from connectors.namespace import TimeoutTypes as TimeoutTypes
 from contracts import driver_licence_v2 as dl2
 from contracts import population_v2 as pop2
 from contracts.business_registry import DossierDetail, DossierPage, Entity
-from contracts.catalogue import Operation, Provider, operation
+from contracts.catalogue import Provider
 from contracts.civil_registry import (
     BirthRegistrationRequest,
     DeathRegistrationRequest,
@@ -44,53 +44,8 @@ from contracts.population import (
     VerificationResult,
 )
 
-TimeoutTypes = float | httpx.Timeout
-M = TypeVar("M", bound=BaseModel)
 
-
-class Caller(Protocol):
-    """What a namespace needs of the client: send one operation, get the parsed answer."""
-
-    async def call(
-        self,
-        op: Operation,
-        model: type[M],
-        path_params: Mapping[str, str] | None = None,
-        *,
-        query: Mapping[str, Any] | None = None,
-        body: BaseModel | None = None,
-        idempotency_key: str | None = None,
-        timeout: TimeoutTypes | None = None,
-    ) -> M: ...
-
-    async def call_bytes(
-        self,
-        op: Operation,
-        path_params: Mapping[str, str] | None = None,
-        *,
-        timeout: TimeoutTypes | None = None,
-    ) -> bytes: ...
-
-
-def _window(
-    from_: datetime, to: datetime, province: str | None, page: int | None, size: int | None
-) -> dict[str, Any]:
-    query: dict[str, Any] = {"from": from_.isoformat(), "to": to.isoformat()}
-    extra = {"province": province, "page": page, "size": size}
-    return query | {key: value for key, value in extra.items() if value is not None}
-
-
-class _Namespace:
-    provider: Provider
-
-    def __init__(self, caller: Caller) -> None:
-        self._caller = caller
-
-    def _op(self, operation_id: str) -> Operation:
-        return operation(self.provider, operation_id)
-
-
-class Population(_Namespace):
+class Population(Namespace):
     """*CSDLQG về dân cư* — the national population database."""
 
     provider: Provider = "population"
@@ -99,9 +54,7 @@ class Population(_Namespace):
         self, personal_id: str, *, timeout: TimeoutTypes | None = None
     ) -> Citizen:
         """The 20 shared fields of a citizen; :class:`~connectors.errors.NotFound` if unknown."""
-        return await self._caller.call(
-            self._op("get_citizen"), Citizen, {"personal_id": personal_id}, timeout=timeout
-        )
+        return await self._send("get_citizen", Citizen, personal_id=personal_id, timeout=timeout)
 
     async def verify_citizen(
         self,
@@ -111,8 +64,8 @@ class Population(_Namespace):
         timeout: TimeoutTypes | None = None,
     ) -> VerificationResult:
         """Do this id, full name and date of birth belong together?"""
-        return await self._caller.call(
-            self._op("verify_citizen"),
+        return await self._send(
+            "verify_citizen",
             VerificationResult,
             body=body,
             idempotency_key=idempotency_key,
@@ -127,8 +80,8 @@ class Population(_Namespace):
         timeout: TimeoutTypes | None = None,
     ) -> VerificationResult:
         """Is this citizen in the household headed by ``head_personal_id``?"""
-        return await self._caller.call(
-            self._op("verify_household"),
+        return await self._send(
+            "verify_household",
             VerificationResult,
             body=body,
             idempotency_key=idempotency_key,
@@ -139,22 +92,18 @@ class Population(_Namespace):
         self, old_id_number: str, *, timeout: TimeoutTypes | None = None
     ) -> LegacyIdMapping:
         """The 12-digit personal id of an old 9-digit ID number (*số CMND*)."""
-        return await self._caller.call(
-            self._op("resolve_legacy_id"),
-            LegacyIdMapping,
-            {"old_id_number": old_id_number},
-            timeout=timeout,
+        return await self._send(
+            "resolve_legacy_id", LegacyIdMapping, old_id_number=old_id_number, timeout=timeout
         )
 
     # --- contract v2 (served beside v1; see contracts/population_v2.py for what changed) ---
 
-    async def get_citizen_v2(
-        self, personal_id: str, *, timeout: TimeoutTypes | None = None
-    ) -> pop2.Citizen:
-        """The citizen in contract v2 (partial dates of birth, ``id_card_issued_on``)."""
-        return await self._caller.call(
-            self._op("get_citizen_v2"), pop2.Citizen, {"personal_id": personal_id}, timeout=timeout
-        )
+    get_citizen_v2 = twin(
+        get_citizen,
+        "get_citizen_v2",
+        pop2.Citizen,
+        "The citizen in contract v2 (partial dates of birth, ``id_card_issued_on``).",
+    )
 
     async def verify_citizen_v2(
         self,
@@ -164,65 +113,36 @@ class Population(_Namespace):
         timeout: TimeoutTypes | None = None,
     ) -> VerificationResult:
         """v1's verification, stating the procedure (``procedure_code``) it serves."""
-        return await self._caller.call(
-            self._op("verify_citizen_v2"),
+        return await self._send(
+            "verify_citizen_v2",
             VerificationResult,
             body=body,
             idempotency_key=idempotency_key,
             timeout=timeout,
         )
 
-    async def verify_household_v2(
-        self,
-        body: HouseholdVerification,
-        *,
-        idempotency_key: str | None = None,
-        timeout: TimeoutTypes | None = None,
-    ) -> VerificationResult:
-        """Household membership, contract v2 (unchanged)."""
-        return await self._caller.call(
-            self._op("verify_household_v2"),
-            VerificationResult,
-            body=body,
-            idempotency_key=idempotency_key,
-            timeout=timeout,
-        )
-
-    async def resolve_legacy_id_v2(
-        self, old_id_number: str, *, timeout: TimeoutTypes | None = None
-    ) -> LegacyIdMapping:
-        """Old 9-digit ID → personal id, contract v2 (unchanged)."""
-        return await self._caller.call(
-            self._op("resolve_legacy_id_v2"),
-            LegacyIdMapping,
-            {"old_id_number": old_id_number},
-            timeout=timeout,
-        )
+    verify_household_v2 = twin(
+        verify_household,
+        "verify_household_v2",
+        VerificationResult,
+        "Household membership, contract v2 (unchanged).",
+    )
+    resolve_legacy_id_v2 = twin(
+        resolve_legacy_id,
+        "resolve_legacy_id_v2",
+        LegacyIdMapping,
+        "Old 9-digit ID → personal id, contract v2 (unchanged).",
+    )
 
 
-class BusinessRegistry(_Namespace):
+class BusinessRegistry(Namespace):
     """*CSDLQG về đăng ký doanh nghiệp* — enterprises, household businesses, cooperatives."""
 
     provider: Provider = "business-registry"
 
-    async def _entity(self, op: str, code: str, timeout: TimeoutTypes | None) -> Entity:
-        return await self._caller.call(self._op(op), Entity, {"code": code}, timeout=timeout)
-
-    async def _page(
-        self, op: str, query: dict[str, Any], timeout: TimeoutTypes | None
-    ) -> DossierPage:
-        return await self._caller.call(self._op(op), DossierPage, query=query, timeout=timeout)
-
-    async def _detail(
-        self, op: str, dossier_id: str, timeout: TimeoutTypes | None
-    ) -> DossierDetail:
-        return await self._caller.call(
-            self._op(op), DossierDetail, {"dossier_id": dossier_id}, timeout=timeout
-        )
-
     async def get_enterprise(self, code: str, *, timeout: TimeoutTypes | None = None) -> Entity:
         """An enterprise by its code (*mã số doanh nghiệp*)."""
-        return await self._entity("get_enterprise", code, timeout)
+        return await self._send("get_enterprise", Entity, code=code, timeout=timeout)
 
     async def list_enterprise_dossiers(
         self,
@@ -235,73 +155,57 @@ class BusinessRegistry(_Namespace):
         timeout: TimeoutTypes | None = None,
     ) -> DossierPage:
         """Enterprise dossiers processed in ``[from_, to)`` (at most 31 days), one page."""
-        query = _window(from_, to, province, page, size)
-        return await self._page("list_enterprise_dossiers", query, timeout)
+        window = {"from_": from_, "to": to, "province": province, "page": page, "size": size}
+        return await self._send("list_enterprise_dossiers", DossierPage, **window, timeout=timeout)
 
     async def get_enterprise_dossier(
         self, dossier_id: str, *, timeout: TimeoutTypes | None = None
     ) -> DossierDetail:
         """One enterprise dossier with its files."""
-        return await self._detail("get_enterprise_dossier", dossier_id, timeout)
+        return await self._send(
+            "get_enterprise_dossier", DossierDetail, dossier_id=dossier_id, timeout=timeout
+        )
 
-    async def get_household_business(
-        self, code: str, *, timeout: TimeoutTypes | None = None
-    ) -> Entity:
-        """A household business (*hộ kinh doanh*) by its code."""
-        return await self._entity("get_household_business", code, timeout)
-
-    async def list_household_business_dossiers(
-        self,
-        *,
-        from_: datetime,
-        to: datetime,
-        province: str | None = None,
-        page: int | None = None,
-        size: int | None = None,
-        timeout: TimeoutTypes | None = None,
-    ) -> DossierPage:
-        """Household-business dossiers processed in ``[from_, to)``, one page."""
-        query = _window(from_, to, province, page, size)
-        return await self._page("list_household_business_dossiers", query, timeout)
-
-    async def get_household_business_dossier(
-        self, dossier_id: str, *, timeout: TimeoutTypes | None = None
-    ) -> DossierDetail:
-        """One household-business dossier with its files."""
-        return await self._detail("get_household_business_dossier", dossier_id, timeout)
-
-    async def get_cooperative(self, code: str, *, timeout: TimeoutTypes | None = None) -> Entity:
-        """A cooperative (*hợp tác xã*) by its code."""
-        return await self._entity("get_cooperative", code, timeout)
-
-    async def list_cooperative_dossiers(
-        self,
-        *,
-        from_: datetime,
-        to: datetime,
-        province: str | None = None,
-        page: int | None = None,
-        size: int | None = None,
-        timeout: TimeoutTypes | None = None,
-    ) -> DossierPage:
-        """Cooperative dossiers processed in ``[from_, to)``, one page."""
-        query = _window(from_, to, province, page, size)
-        return await self._page("list_cooperative_dossiers", query, timeout)
-
-    async def get_cooperative_dossier(
-        self, dossier_id: str, *, timeout: TimeoutTypes | None = None
-    ) -> DossierDetail:
-        """One cooperative dossier with its files."""
-        return await self._detail("get_cooperative_dossier", dossier_id, timeout)
+    get_household_business = twin(
+        get_enterprise,
+        "get_household_business",
+        Entity,
+        "A household business (*hộ kinh doanh*) by its code.",
+    )
+    list_household_business_dossiers = twin(
+        list_enterprise_dossiers,
+        "list_household_business_dossiers",
+        DossierPage,
+        "Household-business dossiers processed in ``[from_, to)``, one page.",
+    )
+    get_household_business_dossier = twin(
+        get_enterprise_dossier,
+        "get_household_business_dossier",
+        DossierDetail,
+        "One household-business dossier with its files.",
+    )
+    get_cooperative = twin(
+        get_enterprise, "get_cooperative", Entity, "A cooperative (*hợp tác xã*) by its code."
+    )
+    list_cooperative_dossiers = twin(
+        list_enterprise_dossiers,
+        "list_cooperative_dossiers",
+        DossierPage,
+        "Cooperative dossiers processed in ``[from_, to)``, one page.",
+    )
+    get_cooperative_dossier = twin(
+        get_enterprise_dossier,
+        "get_cooperative_dossier",
+        DossierDetail,
+        "One cooperative dossier with its files.",
+    )
 
     async def download_file(self, file_id: str, *, timeout: TimeoutTypes | None = None) -> bytes:
         """A dossier component or result file (a PDF), as bytes."""
-        return await self._caller.call_bytes(
-            self._op("download_file"), {"file_id": file_id}, timeout=timeout
-        )
+        return await self._send("download_file", bytes, file_id=file_id, timeout=timeout)
 
 
-class DriverLicence(_Namespace):
+class DriverLicence(Namespace):
     """*CSDL giấy phép lái xe* — driver licences and their renewal dossiers."""
 
     provider: Provider = "driver-licence"
@@ -310,8 +214,8 @@ class DriverLicence(_Namespace):
         self, licence_number: str, *, timeout: TimeoutTypes | None = None
     ) -> Licence:
         """A driver licence by number, with its classes and status."""
-        return await self._caller.call(
-            self._op("get_licence"), Licence, {"licence_number": licence_number}, timeout=timeout
+        return await self._send(
+            "get_licence", Licence, licence_number=licence_number, timeout=timeout
         )
 
     async def list_renewal_dossiers(
@@ -325,80 +229,52 @@ class DriverLicence(_Namespace):
         timeout: TimeoutTypes | None = None,
     ) -> RenewalDossierPage:
         """Renewal dossiers (*đổi GPLX*) whose processing ended in ``[from_, to)``, one page."""
-        return await self._caller.call(
-            self._op("list_renewal_dossiers"),
-            RenewalDossierPage,
-            query=_window(from_, to, province, page, size),
-            timeout=timeout,
+        window = {"from_": from_, "to": to, "province": province, "page": page, "size": size}
+        return await self._send(
+            "list_renewal_dossiers", RenewalDossierPage, **window, timeout=timeout
         )
 
     async def get_renewal_dossier(
         self, dossier_id: str, *, timeout: TimeoutTypes | None = None
     ) -> RenewalDossier:
         """One renewal dossier with its result file id."""
-        return await self._caller.call(
-            self._op("get_renewal_dossier"),
-            RenewalDossier,
-            {"dossier_id": dossier_id},
-            timeout=timeout,
+        return await self._send(
+            "get_renewal_dossier", RenewalDossier, dossier_id=dossier_id, timeout=timeout
         )
 
     async def download_file(self, file_id: str, *, timeout: TimeoutTypes | None = None) -> bytes:
         """A renewal's result file (a PDF), as bytes."""
-        return await self._caller.call_bytes(
-            self._op("download_file"), {"file_id": file_id}, timeout=timeout
-        )
+        return await self._send("download_file", bytes, file_id=file_id, timeout=timeout)
 
     # --- contract v2 (see contracts/driver_licence_v2.py for what changed) ---
 
-    async def get_licence_v2(
-        self, licence_number: str, *, timeout: TimeoutTypes | None = None
-    ) -> dl2.Licence:
-        """The licence in contract v2 (2025 classes, points, ``issued_by``)."""
-        return await self._caller.call(
-            self._op("get_licence_v2"),
-            dl2.Licence,
-            {"licence_number": licence_number},
-            timeout=timeout,
-        )
-
-    async def list_renewal_dossiers_v2(
-        self,
-        *,
-        from_: datetime,
-        to: datetime,
-        province: str | None = None,
-        page: int | None = None,
-        size: int | None = None,
-        timeout: TimeoutTypes | None = None,
-    ) -> dl2.RenewalDossierPage:
-        """Renewal dossiers in ``[from_, to)``, contract v2 (fees itemised)."""
-        return await self._caller.call(
-            self._op("list_renewal_dossiers_v2"),
-            dl2.RenewalDossierPage,
-            query=_window(from_, to, province, page, size),
-            timeout=timeout,
-        )
-
-    async def get_renewal_dossier_v2(
-        self, dossier_id: str, *, timeout: TimeoutTypes | None = None
-    ) -> dl2.RenewalDossier:
-        """One renewal dossier, contract v2."""
-        return await self._caller.call(
-            self._op("get_renewal_dossier_v2"),
-            dl2.RenewalDossier,
-            {"dossier_id": dossier_id},
-            timeout=timeout,
-        )
-
-    async def download_file_v2(self, file_id: str, *, timeout: TimeoutTypes | None = None) -> bytes:
-        """A renewal's result file, contract v2 (unchanged)."""
-        return await self._caller.call_bytes(
-            self._op("download_file_v2"), {"file_id": file_id}, timeout=timeout
-        )
+    get_licence_v2 = twin(
+        get_licence,
+        "get_licence_v2",
+        dl2.Licence,
+        "The licence in contract v2 (2025 classes, points, ``issued_by``).",
+    )
+    list_renewal_dossiers_v2 = twin(
+        list_renewal_dossiers,
+        "list_renewal_dossiers_v2",
+        dl2.RenewalDossierPage,
+        "Renewal dossiers in ``[from_, to)``, contract v2 (fees itemised).",
+    )
+    get_renewal_dossier_v2 = twin(
+        get_renewal_dossier,
+        "get_renewal_dossier_v2",
+        dl2.RenewalDossier,
+        "One renewal dossier, contract v2.",
+    )
+    download_file_v2 = twin(
+        download_file,
+        "download_file_v2",
+        bytes,
+        "A renewal's result file, contract v2 (unchanged).",
+    )
 
 
-class CivilRegistry(_Namespace):
+class CivilRegistry(Namespace):
     """*Hộ tịch* — birth and death registrations and their status."""
 
     provider: Provider = "civil-registry"
@@ -415,8 +291,8 @@ class CivilRegistry(_Namespace):
         The registry is idempotent on ``body.dossier_code``, so the dossier code is a natural
         ``idempotency_key``; without a key the submission is sent once and never retried.
         """
-        return await self._caller.call(
-            self._op("submit_birth_registration"),
+        return await self._send(
+            "submit_birth_registration",
             Registration,
             body=body,
             idempotency_key=idempotency_key,
@@ -431,8 +307,8 @@ class CivilRegistry(_Namespace):
         timeout: TimeoutTypes | None = None,
     ) -> Registration:
         """Register a death (*đăng ký khai tử*); idempotent on the dossier code likewise."""
-        return await self._caller.call(
-            self._op("submit_death_registration"),
+        return await self._send(
+            "submit_death_registration",
             Registration,
             body=body,
             idempotency_key=idempotency_key,
@@ -443,11 +319,8 @@ class CivilRegistry(_Namespace):
         self, registration_id: str, *, timeout: TimeoutTypes | None = None
     ) -> Registration:
         """A registration's status, history and, once processed, its result."""
-        return await self._caller.call(
-            self._op("get_registration"),
-            Registration,
-            {"registration_id": registration_id},
-            timeout=timeout,
+        return await self._send(
+            "get_registration", Registration, registration_id=registration_id, timeout=timeout
         )
 
     async def list_status_changes(
@@ -460,14 +333,11 @@ class CivilRegistry(_Namespace):
         timeout: TimeoutTypes | None = None,
     ) -> StatusChangePage:
         """Status transitions after ``since`` (then after ``cursor``), oldest first: for sync."""
-        extra = {"cursor": cursor, "province": province, "limit": limit}
-        query = {"since": since.isoformat()} | {k: v for k, v in extra.items() if v is not None}
-        return await self._caller.call(
-            self._op("list_status_changes"), StatusChangePage, query=query, timeout=timeout
-        )
+        query = {"since": since, "cursor": cursor, "province": province, "limit": limit}
+        return await self._send("list_status_changes", StatusChangePage, **query, timeout=timeout)
 
 
-class JudicialRecords(_Namespace):
+class JudicialRecords(Namespace):
     """*Lý lịch tư pháp* — criminal-record certificate requests, their status, the certificate."""
 
     provider: Provider = "judicial-records"
@@ -484,8 +354,8 @@ class JudicialRecords(_Namespace):
         Idempotent on ``body.dossier_code``, a natural ``idempotency_key``; without a key the
         request is sent once and never retried.
         """
-        return await self._caller.call(
-            self._op("request_certificate"),
+        return await self._send(
+            "request_certificate",
             CertificateRequestStatus,
             body=body,
             idempotency_key=idempotency_key,
@@ -496,10 +366,10 @@ class JudicialRecords(_Namespace):
         self, request_id: str, *, timeout: TimeoutTypes | None = None
     ) -> CertificateRequestStatus:
         """The request's status and history; ``certificate_ready`` once issued."""
-        return await self._caller.call(
-            self._op("get_certificate_request"),
+        return await self._send(
+            "get_certificate_request",
             CertificateRequestStatus,
-            {"request_id": request_id},
+            request_id=request_id,
             timeout=timeout,
         )
 
@@ -508,6 +378,6 @@ class JudicialRecords(_Namespace):
     ) -> Certificate:
         """The issued certificate; :class:`~connectors.errors.Conflict` (409
         ``certificate_not_ready`` or ``request_rejected``) before or instead."""
-        return await self._caller.call(
-            self._op("get_certificate"), Certificate, {"request_id": request_id}, timeout=timeout
+        return await self._send(
+            "get_certificate", Certificate, request_id=request_id, timeout=timeout
         )
