@@ -39,6 +39,15 @@ def client_for() -> Callable[[FastAPI], httpx.AsyncClient]:
 
 
 @pytest.fixture
+async def client(
+    app: FastAPI, client_for: Callable[[FastAPI], httpx.AsyncClient]
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An in-process client of the test module's ``app`` fixture."""
+    async with client_for(app) as c:
+        yield c
+
+
+@pytest.fixture
 async def population_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     from mock_services.population import create_app
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,27 +14,13 @@ from fastapi import FastAPI
 
 from contracts.civil_registry import Registration, StatusChangePage
 from mock_services.civil_registry import create_app, example_requests
-from mock_services.civil_registry_lifecycle import NEWBORN_SERIAL_MIN, VIETNAM_TZ, lifecycle_plan
-from mock_services.civil_registry_store import RegistrationStore
+from mock_services.civil_registry_lifecycle import NEWBORN_SERIAL_MIN, lifecycle_plan
 from mock_services.people import parse_personal_id
 from mock_services.population import citizen_record
 from ndxp_config.settings import Settings
+from tests.lifecycle_mocks import T0, FakeClock, store_of
 
 SEED = 2024
-T0 = datetime(2024, 12, 30, 8, 0, tzinfo=VIETNAM_TZ)
-
-
-class FakeClock:
-    """The injectable clock: tests move time, the lifecycle follows."""
-
-    def __init__(self, now: datetime = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 @pytest.fixture
@@ -45,18 +31,6 @@ def clock() -> FakeClock:
 @pytest.fixture
 def app(settings: Settings, clock: FakeClock) -> FastAPI:
     return create_app(settings, clock=clock)
-
-
-@pytest.fixture
-async def client(
-    app: FastAPI, client_for: Callable[[FastAPI], httpx.AsyncClient]
-) -> AsyncIterator[httpx.AsyncClient]:
-    async with client_for(app) as c:
-        yield c
-
-
-def store_of(settings: Settings) -> RegistrationStore:
-    return RegistrationStore(settings.state_dir / f"civil-registry-{settings.mocks.seed}.db")
 
 
 def birth(
@@ -95,7 +69,7 @@ async def test_first_submission_is_201_received_and_a_repeat_is_200_with_the_sam
     assert first.json() == again.json()
     assert first.json()["status"] == "received"
     assert first.json()["status_code"] == 2
-    assert store_of(settings).count() == 1
+    assert store_of(settings, "civil-registry").count() == 1
 
 
 async def test_concurrent_repeats_create_exactly_one_registration(
@@ -106,7 +80,7 @@ async def test_concurrent_repeats_create_exactly_one_registration(
     )
     assert sorted(r.status_code for r in responses) == [200] * 7 + [201]
     assert len({r.json()["registration_id"] for r in responses}) == 1
-    assert store_of(settings).count(dossier_code=death()["dossier_code"]) == 1
+    assert store_of(settings, "civil-registry").count(dossier_code=death()["dossier_code"]) == 1
 
 
 @pytest.mark.parametrize(
@@ -128,7 +102,7 @@ async def test_same_dossier_code_with_a_different_body_is_409_dossier_code_confl
     assert response.status_code == 409
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["code"] == "dossier_code_conflict"
-    assert store_of(settings).count() == 1
+    assert store_of(settings, "civil-registry").count() == 1
 
 
 async def test_the_same_dossier_code_in_another_province_is_another_registration(
@@ -188,7 +162,7 @@ async def test_a_person_who_is_not_that_citizen_is_422_citizen_mismatch_naming_t
     problem = response.json()
     assert problem["code"] == "citizen_mismatch"
     assert problem["detail"].startswith(f"{role}:")
-    assert store_of(settings).count() == 0
+    assert store_of(settings, "civil-registry").count() == 0
 
 
 async def test_names_match_regardless_of_case_and_spacing(client: httpx.AsyncClient) -> None:

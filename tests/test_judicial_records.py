@@ -4,8 +4,8 @@ against the population, the time-scaled lifecycle, certificates and convictions.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from datetime import date, datetime, timedelta
+from collections.abc import Callable
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +14,7 @@ import pytest
 from fastapi import FastAPI
 
 from contracts.judicial_records import Certificate, CertificateRequestStatus
-from mock_services.civil_registry_store import RegistrationStore
 from mock_services.judicial_records import (
-    EXAMPLE_RECEIVED,
     create_app,
     example_request,
     nth_request_id,
@@ -30,17 +28,10 @@ from mock_services.judicial_records_data import (
 from mock_services.people import CITIZEN_COUNT, citizen_at, person
 from mock_services.population import citizen_record
 from ndxp_config.settings import MockSettings, Settings
+from tests.lifecycle_mocks import FakeClock, store_of
 
 SEED = 2024
 PATH = "/v1/certificate-requests"
-
-
-class FakeClock:
-    def __init__(self, now: datetime = EXAMPLE_RECEIVED) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
@@ -51,18 +42,6 @@ def clock() -> FakeClock:
 @pytest.fixture
 def app(settings: Settings, clock: FakeClock) -> FastAPI:
     return create_app(settings, clock=clock)
-
-
-@pytest.fixture
-async def client(
-    app: FastAPI, client_for: Callable[[FastAPI], httpx.AsyncClient]
-) -> AsyncIterator[httpx.AsyncClient]:
-    async with client_for(app) as c:
-        yield c
-
-
-def store_of(settings: Settings) -> RegistrationStore:
-    return RegistrationStore(settings.state_dir / f"judicial-records-{settings.mocks.seed}.db")
 
 
 def body(code: str = "000.00.38.H38-241230-0101", **changes: Any) -> dict[str, Any]:
@@ -95,7 +74,7 @@ async def test_first_request_is_201_received_and_a_repeat_is_200_with_the_same_r
     status = CertificateRequestStatus.model_validate(first.json())
     assert (status.status, status.status_code, status.certificate_ready) == ("received", 2, False)
     assert status.request_id.startswith("LT038")
-    assert store_of(settings).count() == 1
+    assert store_of(settings, "judicial-records").count() == 1
 
 
 async def test_concurrent_repeats_create_exactly_one_request(
@@ -104,7 +83,7 @@ async def test_concurrent_repeats_create_exactly_one_request(
     responses = await asyncio.gather(*(client.post(PATH, json=body()) for _ in range(8)))
     assert sorted(r.status_code for r in responses) == [200] * 7 + [201]
     assert len({r.json()["request_id"] for r in responses}) == 1
-    assert store_of(settings).count() == 1
+    assert store_of(settings, "judicial-records").count() == 1
 
 
 async def test_same_dossier_code_with_a_different_body_is_409_dossier_code_conflict(
@@ -115,7 +94,7 @@ async def test_same_dossier_code_with_a_different_body_is_409_dossier_code_confl
     assert response.status_code == 409
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["code"] == "dossier_code_conflict"
-    assert store_of(settings).count() == 1
+    assert store_of(settings, "judicial-records").count() == 1
 
 
 @pytest.mark.parametrize(
@@ -136,7 +115,7 @@ async def test_an_applicant_who_is_not_that_citizen_is_422_citizen_mismatch(
     assert response.status_code == 422
     assert response.json()["code"] == "citizen_mismatch"
     assert response.json()["detail"].startswith("applicant:")
-    assert store_of(settings).count() == 0
+    assert store_of(settings, "judicial-records").count() == 0
 
 
 async def test_the_population_record_s_name_and_date_are_accepted(
@@ -177,7 +156,7 @@ async def test_an_invalid_request_is_a_problem_naming_the_field(
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["code"] == "invalid_request"  # refused by the contract itself
     assert where in response.text
-    assert store_of(settings).count() == 0
+    assert store_of(settings, "judicial-records").count() == 0
 
 
 # --- lifecycle and certificate -------------------------------------------------------------
@@ -317,6 +296,6 @@ async def test_each_province_s_sandbox_request_is_issued_and_not_stored(
         assert status.province_code == code
         cert = Certificate.model_validate((await client.get(f"{PATH}/{rid}/certificate")).json())
         assert cert.personal_id[:3] == code
-    assert store_of(settings).count() == 0
+    assert store_of(settings, "judicial-records").count() == 0
     other = nth_request_id(SEED, "038", seq=0).replace("LT038", "LT999")
     assert (await client.get(f"{PATH}/{other}")).status_code in (404, 422)
