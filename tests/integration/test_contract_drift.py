@@ -20,6 +20,7 @@ from mock_services import civil_registry, driver_licence, population
 from ndxp_sim.report import Report
 from ndxp_sim.report_output import report_from_gateway
 from ndxp_sim.testing import Stack, registry_env, running_stack
+from tests.integration.province_clients import province_client
 
 pytestmark = pytest.mark.integration
 
@@ -55,16 +56,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 @pytest.fixture
 def province(stack: Stack) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=stack.gateway_url, timeout=30.0) as client:
-        token = client.post(
-            "/oauth2/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": "onestop-thanh-hoa",
-                "client_secret": "dev-secret-thanh-hoa",
-            },
-        )
-        client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+    with province_client(stack) as client:
         yield client
 
 

@@ -16,6 +16,7 @@ import pytest
 from gateway.registry import Timeouts
 from mock_services import civil_registry, population
 from ndxp_sim.testing import Stack, registry_env, running_stack
+from tests.integration.province_clients import async_province_client
 
 pytestmark = pytest.mark.integration
 
@@ -39,16 +40,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 @pytest.fixture
 async def province(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30.0) as client:
-        token = await client.post(
-            "/oauth2/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": "onestop-thanh-hoa",
-                "client_secret": "dev-secret-thanh-hoa",
-            },
-        )
-        client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+    async with async_province_client(stack) as client:
         yield client
     async with httpx.AsyncClient(headers=stack.admin_headers) as admin:
         for name in ("population", "business-registry", "civil-registry"):

@@ -21,6 +21,7 @@ from connectors.errors import Conflict, NotFound
 from contracts.judicial_records import Certificate, CertificateRequestStatus
 from mock_services.judicial_records import example_request, nth_request_id
 from ndxp_sim.testing import Stack, running_stack
+from tests.integration.province_clients import province_client
 
 pytestmark = pytest.mark.integration
 
@@ -39,17 +40,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 @pytest.fixture
 def thanh_hoa(stack: Stack) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=stack.gateway_url, timeout=30.0) as client:
-        token = client.post(
-            "/oauth2/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": "onestop-thanh-hoa",
-                "client_secret": "dev-secret-thanh-hoa",
-            },
-        )
-        assert token.status_code == 200, token.text
-        client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+    with province_client(stack) as client:
         yield client
 
 
