@@ -12,13 +12,20 @@ without their dates.
 
 from __future__ import annotations
 
-import math
 import random
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from connectors.flows.common import FlowOptions, draw_citizen, field_of, flow, mask, when
-from connectors.flows.recording import FlowRun, Incomplete
+from connectors.flows.common import (
+    FlowOptions,
+    draw_citizen,
+    field_of,
+    flow,
+    follow_status,
+    lookup_citizen,
+    rejection_reason,
+)
+from connectors.flows.recording import FlowRun
 from connectors.provinces import OneStopSystem
 from contracts.civil_registry import BirthRegistrationRequest, CitizenRef, Newborn
 from contracts.common import Gender
@@ -58,16 +65,8 @@ async def _body(
 ) -> None:
     father_id = draw_citizen(rng, system, gender="male", born=(1975, 2000))
     mother_id = draw_citizen(rng, system, gender="female", born=(1980, 2002))
-    father = await run.call(
-        "population.get_citizen",
-        f"verify the father {mask(father_id)}",
-        lambda: ndxp.population.get_citizen(father_id),
-    )
-    mother = await run.call(
-        "population.get_citizen",
-        f"verify the mother {mask(mother_id)}",
-        lambda: ndxp.population.get_citizen(mother_id),
-    )
+    father = await lookup_citizen(ndxp, run, father_id, "verify the father")
+    mother = await lookup_citizen(ndxp, run, mother_id, "verify the mother")
     today = options.clock().astimezone(VIETNAM_TZ).date()
     gender: Gender = rng.choice(("male", "female"))
     family = str(field_of(father, "full_name") or "Nguyễn").split()[0]
@@ -99,29 +98,24 @@ async def _sync_status(
     ndxp: NdxpClient, registration: Any, options: FlowOptions, run: FlowRun
 ) -> None:
     registration_id = registration.registration_id
-    received_at, due_at = when(registration.received_at), when(registration.due_at)
-    if received_at is None or due_at is None:
-        raise Incomplete(f"{registration_id}: no received_at / due_at to pace the status sync")
-    span = max((due_at - received_at).total_seconds(), 0.001)
-    interval = min(max(span / POLLS_PER_SPAN, options.min_poll_s), options.max_poll_s)
-    budget = min(options.max_wait_s, SETTLE_SPANS * span)
-    polls = min(options.max_polls, max(1, math.ceil(budget / interval)))
-    current = registration
-    for _ in range(polls):
-        if field_of(current, "status") in TERMINAL:
-            break
-        await options.sleep(interval)
-        current = await run.call(
+    current, received_at, due_at, span, polls = await follow_status(
+        registration,
+        registration_id,
+        settled=TERMINAL,
+        polls_per_span=POLLS_PER_SPAN,
+        settle_spans=SETTLE_SPANS,
+        options=options,
+        run=run,
+        step=(
             "civil-registry.get_registration",
             f"sync the status of {registration_id}",
             lambda: ndxp.civil_registry.get_registration(registration_id),
-            note=lambda r: f"{field_of(r, 'status')} ({field_of(r, 'status_code')})",
-        )
+        ),
+    )
     status, code = field_of(current, "status"), field_of(current, "status_code")
     if status == "rejected":
-        history = field_of(current, "history") or []
-        note = field_of(history[-1], "note") if history else None
-        run.summary = f"{registration_id} rejected (3) by the registrar: {note or 'no reason'}"
+        reason = rejection_reason(current)
+        run.summary = f"{registration_id} rejected (3) by the registrar: {reason}"
         return
     if status in ("processed", "returned"):
         missing = [

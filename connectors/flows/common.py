@@ -1,15 +1,18 @@
-"""What the four flows share: their options (clock, sleep, windows, polling), the citizens a
-one-stop system serves, and :func:`execute`, which turns a flow body into a :class:`FlowResult`.
+"""What the flows share: their options (clock, sleep, windows, polling), the citizens a
+one-stop system serves and their lookup (:func:`lookup_citizen`), following a dossier's status
+paced by its own processing time (:func:`follow_status`), and :func:`execute`, which turns a
+flow body into a :class:`FlowResult`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from pydantic import ValidationError
 
@@ -164,16 +167,83 @@ def mask(personal_id: str) -> str:
     return f"{personal_id[:3]}{'*' * (len(personal_id) - 6)}{personal_id[-3:]}"
 
 
+async def lookup_citizen(ndxp: NdxpClient, run: FlowRun, personal_id: str, why: str) -> Any:
+    """``population.get_citizen`` as a recorded step narrated ``{why} {masked id}``."""
+    return await run.call(
+        "population.get_citizen",
+        f"{why} {mask(personal_id)}",
+        lambda: ndxp.population.get_citizen(personal_id),
+    )
+
+
+class Followed(NamedTuple):
+    """Where :func:`follow_status` left a dossier, and the pacing it read from it."""
+
+    status: Any
+    received_at: datetime
+    due_at: datetime
+    span: float  # seconds from received_at to due_at (the processing time)
+    polls: int  # the polling budget
+
+
+async def follow_status(
+    first: Any,
+    ident: str,
+    *,
+    settled: frozenset[str],
+    polls_per_span: int,
+    settle_spans: float,
+    options: FlowOptions,
+    run: FlowRun,
+    step: tuple[str, str, Callable[[], Awaitable[Any]]],
+) -> Followed:
+    """Poll a dossier's status until it is in ``settled`` or the budget is spent.
+
+    Every ``1 / polls_per_span`` of its processing time (``due_at - received_at``), clamped to
+    ``[min_poll_s, max_poll_s]``, for at most ``settle_spans`` processing times, ``max_wait_s``
+    and ``max_polls``. ``step`` is the recorded call: (service, narration, fetch).
+    """
+    received_at, due_at = when(field_of(first, "received_at")), when(field_of(first, "due_at"))
+    if received_at is None or due_at is None:
+        raise Incomplete(f"{ident}: no received_at / due_at to pace the status sync")
+    span = max((due_at - received_at).total_seconds(), 0.001)
+    interval = min(max(span / polls_per_span, options.min_poll_s), options.max_poll_s)
+    budget = min(options.max_wait_s, settle_spans * span)
+    polls = min(options.max_polls, max(1, math.ceil(budget / interval)))
+    service, narration, fetch = step
+    current = first
+    for _ in range(polls):
+        if field_of(current, "status") in settled:
+            break
+        await options.sleep(interval)
+        current = await run.call(service, narration, fetch, note=_status_note)
+    return Followed(current, received_at, due_at, span, polls)
+
+
+def _status_note(answer: Any) -> str:
+    return f"{field_of(answer, 'status')} ({field_of(answer, 'status_code')})"
+
+
+def rejection_reason(status: Any) -> str:
+    """The note of a rejected dossier's last history entry, or ``no reason``."""
+    history = field_of(status, "history") or []
+    return (field_of(history[-1], "note") if history else None) or "no reason"
+
+
 __all__ = [
     "Clock",
     "FlowBody",
     "FlowFunction",
     "FlowOptions",
+    "Followed",
     "Sleep",
     "draw_citizen",
     "execute",
     "field_of",
+    "follow_status",
+    "lookup_citizen",
     "mask",
+    "rejection_reason",
     "when",
 ]
 

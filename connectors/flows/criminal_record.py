@@ -12,12 +12,19 @@ the province would hand out.
 
 from __future__ import annotations
 
-import math
 import random
 from typing import TYPE_CHECKING, Any
 
-from connectors.flows.common import FlowOptions, draw_citizen, field_of, flow, mask, when
-from connectors.flows.recording import FlowRun, Incomplete
+from connectors.flows.common import (
+    FlowOptions,
+    draw_citizen,
+    field_of,
+    flow,
+    follow_status,
+    lookup_citizen,
+    rejection_reason,
+)
+from connectors.flows.recording import FlowRun
 from connectors.provinces import OneStopSystem
 from contracts.judicial_records import (
     Applicant,
@@ -45,11 +52,7 @@ async def _body(
     run: FlowRun,
 ) -> None:
     personal_id = draw_citizen(rng, system, born=(1965, 2004))
-    citizen = await run.call(
-        "population.get_citizen",
-        f"fill the form from personal id {mask(personal_id)}",
-        lambda: ndxp.population.get_citizen(personal_id),
-    )
+    citizen = await lookup_citizen(ndxp, run, personal_id, "fill the form from personal id")
     today = options.clock().astimezone(VIETNAM_TZ).date()
     dossier_code = f"{system.province.code}.LLTP-{today:%y%m%d}-{rng.getrandbits(40):010x}"
     address = field_of(citizen, "current_address") or f"UBND {system.province.full_name}"
@@ -68,12 +71,25 @@ async def _body(
         f"request a Phiếu số 1, dossier {dossier_code}",
         lambda: ndxp.judicial_records.request_certificate(request, idempotency_key=dossier_code),
     )
-    status = await _follow(ndxp, status, options, run)
-    rid, state = field_of(status, "request_id"), field_of(status, "status")
+    rid = field_of(status, "request_id")
+    followed = await follow_status(
+        status,
+        rid,
+        settled=SETTLED,
+        polls_per_span=POLLS_PER_SPAN,
+        settle_spans=SETTLE_SPANS,
+        options=options,
+        run=run,
+        step=(
+            "judicial-records.get_certificate_request",
+            f"follow {rid}",
+            lambda: ndxp.judicial_records.get_certificate_request(rid),
+        ),
+    )
+    status = followed.status
+    state = field_of(status, "status")
     if state == "rejected":
-        history = field_of(status, "history") or []
-        note = field_of(history[-1], "note") if history else None
-        run.summary = f"{rid} rejected (3) by the records centre: {note or 'no reason'}"
+        run.summary = f"{rid} rejected (3) by the records centre: {rejection_reason(status)}"
         return
     if state != "issued":
         run.summary = f"{rid} still {state} after the polling budget; left to the next sync"
@@ -84,27 +100,6 @@ async def _body(
         lambda: ndxp.judicial_records.get_certificate(rid),
     )
     _check_holder(certificate, citizen, rid, run)
-
-
-async def _follow(ndxp: NdxpClient, status: Any, options: FlowOptions, run: FlowRun) -> Any:
-    rid = field_of(status, "request_id")
-    received_at, due_at = when(field_of(status, "received_at")), when(field_of(status, "due_at"))
-    if received_at is None or due_at is None:
-        raise Incomplete(f"{rid}: no received_at / due_at to pace the status sync")
-    span = max((due_at - received_at).total_seconds(), 0.001)
-    interval = min(max(span / POLLS_PER_SPAN, options.min_poll_s), options.max_poll_s)
-    budget = min(options.max_wait_s, SETTLE_SPANS * span)
-    for _ in range(min(options.max_polls, max(1, math.ceil(budget / interval)))):
-        if field_of(status, "status") in SETTLED:
-            break
-        await options.sleep(interval)
-        status = await run.call(
-            "judicial-records.get_certificate_request",
-            f"follow {rid}",
-            lambda: ndxp.judicial_records.get_certificate_request(rid),
-            note=lambda r: f"{field_of(r, 'status')} ({field_of(r, 'status_code')})",
-        )
-    return status
 
 
 def _check_holder(certificate: Any, citizen: Any, rid: str, run: FlowRun) -> None:

@@ -12,7 +12,14 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING
 
-from connectors.flows.common import FlowOptions, draw_citizen, field_of, flow, mask
+from connectors.flows.common import (
+    FlowOptions,
+    draw_citizen,
+    field_of,
+    flow,
+    lookup_citizen,
+    mask,
+)
 from connectors.flows.recording import FlowAborted, FlowRun
 from connectors.provinces import OneStopSystem
 from contracts.population import HouseholdVerification
@@ -29,11 +36,7 @@ async def _body(
     run: FlowRun,
 ) -> None:
     applicant = draw_citizen(rng, system, born=(1950, 2004))
-    citizen = await run.call(
-        "population.get_citizen",
-        f"look up the applicant {mask(applicant)}",
-        lambda: ndxp.population.get_citizen(applicant),
-    )
+    citizen = await lookup_citizen(ndxp, run, applicant, "look up the applicant")
     household = field_of(citizen, "household")
     head = field_of(household, "head_personal_id")
     if head is None:
