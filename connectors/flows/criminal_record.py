@@ -87,7 +87,7 @@ async def _body(
         ),
     )
     status = followed.status
-    state = field_of(status, "status")
+    rid, state = field_of(status, "request_id"), field_of(status, "status")  # as last answered
     if state == "rejected":
         run.summary = f"{rid} rejected (3) by the records centre: {rejection_reason(status)}"
         return
