@@ -11,10 +11,9 @@ more, which the population mock does not know.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Path, Query, Request, Response
 
@@ -33,6 +32,7 @@ from contracts.civil_registry import (
 )
 from contracts.common import WireDatetime, problem_responses
 from contracts.provinces import PROVINCE_CODES
+from mock_services import submissions
 from mock_services.civil_registry_lifecycle import (
     VIETNAM_TZ,
     decode_cursor,
@@ -44,7 +44,7 @@ from mock_services.civil_registry_lifecycle import (
     status_change_page,
     to_us,
 )
-from mock_services.civil_registry_store import RegistrationStore, StoredRegistration
+from mock_services.civil_registry_store import StoredRegistration
 from mock_services.openapi import Example
 from mock_services.people import (
     Gender,
@@ -57,24 +57,10 @@ from mock_services.people import (
     random_citizen_id,
     street_address,
 )
-from mock_services.service import (
-    OperationRoute,
-    ProblemError,
-    ServiceInfo,
-    create_service_app,
-    not_found,
-)
-from mock_services.submissions import (
-    answered,
-    check_province,
-    operation_args,
-    submission_responses,
-    submit_once,
-)
+from mock_services.service import OperationRoute, ProblemError, ServiceInfo, not_found
 from ndxp_config.settings import Settings
 
 PROVIDER = "civil-registry"
-Clock = Callable[[], datetime]
 _EARLIEST_BIRTH = date(1900, 1, 1)  # the personal-id century digit covers 1900–2099
 
 
@@ -142,27 +128,21 @@ def check_death(seed: int, body: DeathRegistrationRequest, today: date) -> None:
         raise _invalid(f"date_of_death must be between the date of birth and {today}.")
 
 
-@dataclass(frozen=True)
-class CivilRegistry:
-    """What the handlers share: the seed, the store, the clock and the lifecycle time scale."""
-
-    seed: int
-    store: RegistrationStore
-    clock: Clock
-    minute_s: float
+class CivilRegistry(submissions.DossierDesk):
+    """The civil registry's desk: births and deaths, checked against the population."""
 
     def submit(
         self, kind: RegistrationKind, body: BirthRegistrationRequest | DeathRegistrationRequest
     ) -> tuple[Registration, bool]:
         """Idempotent on ``(province_code, dossier_code)``: the registration and if it is new."""
-        check_province(body.province_code)
+        submissions.check_province(body.province_code)
         now = self.clock()
         today = now.astimezone(VIETNAM_TZ).date()
         if isinstance(body, BirthRegistrationRequest):
             check_birth(self.seed, body, today)
         else:
             check_death(self.seed, body, today)
-        row, created = submit_once(
+        row, created = submissions.submit_once(
             self.store,
             body,
             kind=kind,
@@ -192,30 +172,18 @@ RegistrationIdPath = Annotated[
 router = APIRouter(prefix="/v1", route_class=OperationRoute, tags=["civil-registry"])
 
 
-def _op(operation_id: str) -> dict[str, Any]:
-    return operation_args(PROVIDER, operation_id)
-
-
-def _registry(request: Request) -> CivilRegistry:
-    registry: CivilRegistry = request.app.state.registry
-    return registry
-
-
-_SUBMIT_RESPONSES = submission_responses(
+_SUBMIT_RESPONSES = submissions.submission_responses(
     Registration,
-    repeat="A repeat: the existing registration, as now.",
-    created="Created: the registration, just received.",
-    conflict="this dossier code was already submitted with another body",
+    "the registration",
+    repeat="the existing registration",
+    sent="submitted",
     invalid="invalid_request; or citizen_mismatch: a parent or the deceased is not the "
     "population citizen with exactly that personal id, full name and date of birth",
 )
 
 
-@router.post(
-    "/birth-registrations",
-    **_op("submit_birth_registration"),
-    status_code=201,
-    responses=_SUBMIT_RESPONSES,
+@submissions.post_submission(
+    router, PROVIDER, "/birth-registrations", "submit_birth_registration", _SUBMIT_RESPONSES
 )
 def submit_birth(
     request: Request, response: Response, body: BirthRegistrationRequest
@@ -226,34 +194,35 @@ def submit_birth(
     birth (422 ``citizen_mismatch``); the same dossier code with another body is 409
     ``dossier_code_conflict``.
     """
-    return answered(response, _registry(request).submit("birth", body))
+    return submissions.answered(response, CivilRegistry.of(request).submit("birth", body))
 
 
-@router.post(
-    "/death-registrations",
-    **_op("submit_death_registration"),
-    status_code=201,
-    responses=_SUBMIT_RESPONSES,
+@submissions.post_submission(
+    router, PROVIDER, "/death-registrations", "submit_death_registration", _SUBMIT_RESPONSES
 )
 def submit_death(
     request: Request, response: Response, body: DeathRegistrationRequest
 ) -> Registration:
     """Register a death; 201 when created, 200 with the same registration on a repeat."""
-    return answered(response, _registry(request).submit("death", body))
+    return submissions.answered(response, CivilRegistry.of(request).submit("death", body))
 
 
 @router.get(
     "/registrations/{registration_id}",
-    **_op("get_registration"),
+    **submissions.operation_args(PROVIDER, "get_registration"),
     responses=problem_responses(404, 422),
 )
 def get_registration(request: Request, registration_id: RegistrationIdPath) -> Registration:
     """The registration's current status, history so far and, once processed, its result."""
-    registry = _registry(request)
+    registry = CivilRegistry.of(request)
     return registration_view(registry.seed, registry.find(registration_id), registry.clock())
 
 
-@router.get("/status-changes", **_op("list_status_changes"), responses=problem_responses(422))
+@router.get(
+    "/status-changes",
+    **submissions.operation_args(PROVIDER, "list_status_changes"),
+    responses=problem_responses(422),
+)
 def list_status_changes(
     request: Request,
     since: Annotated[
@@ -285,7 +254,7 @@ def list_status_changes(
         position = decode_cursor(cursor) if cursor is not None else None
     except ValueError as exc:
         raise _invalid(f"cursor: {exc}.") from None
-    registry = _registry(request)
+    registry = CivilRegistry.of(request)
     now = registry.clock()
     start_us = max(to_us(since), position[0] if position else to_us(since))
     rows = registry.store.changing_between(start_us, to_us(now), province)
@@ -412,22 +381,14 @@ INFO = ServiceInfo(
 )
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
+def create_app(settings: Settings, *, clock: submissions.Clock | None = None) -> FastAPI:
     """The civil-registry mock; ``clock`` (default: the wall clock) drives every lifecycle.
 
     Registrations live in ``<state_dir>/civil-registry-<seed>.db``: one file per seed, since
     ids and lifecycles are keyed on the seed.
     """
-    seed = settings.mocks.seed
-    registry = CivilRegistry(
-        seed=seed,
-        store=RegistrationStore(settings.state_dir / f"civil-registry-{seed}.db"),
-        clock=clock or (lambda: datetime.now(VIETNAM_TZ)),
-        minute_s=settings.mocks.lifecycle_minute_s,
-    )
-    return create_service_app(
-        INFO, router, settings, state={"examples": examples, "registry": registry}
-    )
+    registry = CivilRegistry.open(settings, PROVIDER, clock)
+    return registry.app(INFO, router, settings, examples)
 
 
 __all__ = ["CivilRegistry", "create_app", "example_requests"]

@@ -10,10 +10,9 @@ the certificate type) and their lifecycle and certificate derived by
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Path, Request, Response
 
@@ -29,8 +28,9 @@ from contracts.judicial_records import (
     PostDelivery,
 )
 from contracts.provinces import PROVINCE_CODES, province_by_code
+from mock_services import submissions
 from mock_services.civil_registry import check_citizen
-from mock_services.civil_registry_store import RegistrationStore, StoredRegistration
+from mock_services.civil_registry_store import StoredRegistration
 from mock_services.judicial_records_data import (
     VIETNAM_TZ,
     certificate,
@@ -49,24 +49,10 @@ from mock_services.people import (
     random_citizen_id,
     street_address,
 )
-from mock_services.service import (
-    OperationRoute,
-    ProblemError,
-    ServiceInfo,
-    create_service_app,
-    not_found,
-)
-from mock_services.submissions import (
-    answered,
-    check_province,
-    operation_args,
-    submission_responses,
-    submit_once,
-)
+from mock_services.service import OperationRoute, ProblemError, ServiceInfo, not_found
 from ndxp_config.settings import Settings
 
 PROVIDER = "judicial-records"
-Clock = Callable[[], datetime]
 
 
 def _mismatch(detail: str) -> ProblemError:
@@ -88,21 +74,15 @@ def check_applicant(seed: int, applicant: Applicant) -> None:
         check_citizen(seed, "applicant", ref)
 
 
-@dataclass(frozen=True)
-class JudicialRecords:
+class JudicialRecords(submissions.DossierDesk):
     """What the handlers share: the seed, the store, the clock and the lifecycle time scale."""
-
-    seed: int
-    store: RegistrationStore
-    clock: Clock
-    minute_s: float
 
     def request(self, body: CertificateRequest) -> tuple[CertificateRequestStatus, bool]:
         """Idempotent on ``(province_code, dossier_code)``: the request and if it is new."""
-        check_province(body.province_code)
+        submissions.check_province(body.province_code)
         check_applicant(self.seed, body.applicant)
         now_us = to_us(self.clock())
-        row, created = submit_once(
+        row, created = submissions.submit_once(
             self.store,
             body,
             kind=body.certificate_type,
@@ -129,20 +109,10 @@ RequestIdPath = Annotated[str, Path(pattern=REQUEST_ID_PATTERN, description=REQU
 router = APIRouter(prefix="/v1", route_class=OperationRoute, tags=["judicial-records"])
 
 
-def _op(operation_id: str) -> dict[str, Any]:
-    return operation_args(PROVIDER, operation_id)
-
-
-def _records(request: Request) -> JudicialRecords:
-    records: JudicialRecords = request.app.state.records
-    return records
-
-
-_REQUEST_RESPONSES = submission_responses(
+_REQUEST_RESPONSES = submissions.submission_responses(
     CertificateRequestStatus,
-    repeat="A repeat: the request, as now.",
-    created="Created: the request, just received.",
-    conflict="this dossier code was already sent with another body",
+    "the request",
+    sent="sent",
     invalid="invalid_request; or citizen_mismatch: no population citizen has this personal id, "
     "or the full name or date of birth sent differs from the population record",
 )
@@ -153,41 +123,38 @@ _CERTIFICATE_RESPONSES[409]["description"] = (
 )
 
 
-@router.post(
-    "/certificate-requests",
-    **_op("request_certificate"),
-    status_code=201,
-    responses=_REQUEST_RESPONSES,
+@submissions.post_submission(
+    router, PROVIDER, "/certificate-requests", "request_certificate", _REQUEST_RESPONSES
 )
 def request_certificate(
     request: Request, response: Response, body: CertificateRequest
 ) -> CertificateRequestStatus:
     """Request a criminal-record certificate; 201 when created, 200 with the same request on a
     repeat (same dossier code, same body), 409 ``dossier_code_conflict`` for another body."""
-    return answered(response, _records(request).request(body))
+    return submissions.answered(response, JudicialRecords.of(request).request(body))
 
 
 @router.get(
     "/certificate-requests/{request_id}",
-    **_op("get_certificate_request"),
+    **submissions.operation_args(PROVIDER, "get_certificate_request"),
     responses=problem_responses(404, 422),
 )
 def get_certificate_request(
     request: Request, request_id: RequestIdPath
 ) -> CertificateRequestStatus:
     """The request's status and history so far; ``certificate_ready`` once issued."""
-    records = _records(request)
+    records = JudicialRecords.of(request)
     return request_view(records.seed, records.find(request_id), to_us(records.clock()))
 
 
 @router.get(
     "/certificate-requests/{request_id}/certificate",
-    **_op("get_certificate"),
+    **submissions.operation_args(PROVIDER, "get_certificate"),
     responses=_CERTIFICATE_RESPONSES,
 )
 def get_certificate(request: Request, request_id: RequestIdPath) -> Certificate:
     """The issued certificate (Phiếu lý lịch tư pháp): no criminal record, or the convictions."""
-    records = _records(request)
+    records = JudicialRecords.of(request)
     row = records.find(request_id)
     status = request_view(records.seed, row, to_us(records.clock()))
     if status.status == "rejected":
@@ -310,18 +277,10 @@ INFO = ServiceInfo(
 )
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
+def create_app(settings: Settings, *, clock: submissions.Clock | None = None) -> FastAPI:
     """The judicial-records mock; requests in ``<state_dir>/judicial-records-<seed>.db``."""
-    seed = settings.mocks.seed
-    records = JudicialRecords(
-        seed=seed,
-        store=RegistrationStore(settings.state_dir / f"judicial-records-{seed}.db"),
-        clock=clock or (lambda: datetime.now(VIETNAM_TZ)),
-        minute_s=settings.mocks.lifecycle_minute_s,
-    )
-    return create_service_app(
-        INFO, router, settings, state={"examples": examples, "records": records}
-    )
+    records = JudicialRecords.open(settings, PROVIDER, clock)
+    return records.app(INFO, router, settings, examples)
 
 
 __all__ = [

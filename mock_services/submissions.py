@@ -5,19 +5,26 @@ route arguments."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Protocol, TypeVar
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, Self, TypeVar
 
-from fastapi import Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from pydantic import BaseModel
 
 from contracts.catalogue import operation
 from contracts.common import problem_responses
 from contracts.provinces import PROVINCE_CODES
+from mock_services.civil_registry_lifecycle import VIETNAM_TZ
 from mock_services.civil_registry_store import RegistrationStore, StoredRegistration
-from mock_services.service import ProblemError
+from mock_services.openapi import Example
+from mock_services.service import ProblemError, ServiceInfo, create_service_app
+from ndxp_config.settings import Settings
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+Clock = Callable[[], datetime]
 
 
 class DossierBody(Protocol):
@@ -46,6 +53,60 @@ def check_province(province_code: str) -> None:
             "Invalid request",
             f"province_code: {province_code} is not a province code.",
         )
+
+
+@dataclass(frozen=True)
+class DossierDesk:
+    """What a dossier mock's handlers share: the seed, the store, the clock and the lifecycle
+    time scale (``mocks.lifecycle_minute_s``)."""
+
+    seed: int
+    store: RegistrationStore
+    clock: Clock
+    minute_s: float
+
+    @classmethod
+    def open(cls, settings: Settings, provider: str, clock: Clock | None) -> Self:
+        """The desk on ``<state_dir>/<provider>-<seed>.db`` (one file per seed, since ids and
+        lifecycles are keyed on the seed); ``clock`` defaults to the wall clock."""
+        seed = settings.mocks.seed
+        return cls(
+            seed=seed,
+            store=RegistrationStore(settings.state_dir / f"{provider}-{seed}.db"),
+            clock=clock or (lambda: datetime.now(VIETNAM_TZ)),
+            minute_s=settings.mocks.lifecycle_minute_s,
+        )
+
+    @classmethod
+    def of(cls, request: Request) -> Self:
+        """The desk of the app that took ``request`` (see :meth:`app`)."""
+        desk: Self = request.app.state.desk
+        return desk
+
+    def app(
+        self,
+        info: ServiceInfo,
+        router: APIRouter,
+        settings: Settings,
+        examples: Callable[[int], Mapping[str, Example]],
+    ) -> FastAPI:
+        """The mock's app, serving ``router`` from this desk."""
+        return create_service_app(
+            info, router, settings, state={"examples": examples, "desk": self}
+        )
+
+
+def post_submission(
+    router: APIRouter,
+    provider: str,
+    path: str,
+    operation_id: str,
+    responses: dict[int | str, dict[str, Any]],
+) -> Callable[[F], F]:
+    """The route of an idempotent submission: POST ``path``, 201 by default."""
+    return router.post(
+        path, **operation_args(provider, operation_id), status_code=201, responses=responses
+    )
 
 
 def submit_once(
@@ -83,16 +144,19 @@ def submit_once(
 
 
 def submission_responses(
-    model: type[BaseModel], *, repeat: str, created: str, conflict: str, invalid: str
+    model: type[BaseModel], noun: str, *, sent: str, invalid: str, repeat: str | None = None
 ) -> dict[int | str, dict[str, Any]]:
-    """The documented answers of an idempotent submission: 200 ``repeat`` (the ``model``), 201
-    ``created``, 400, 409 ``dossier_code_conflict: <conflict>`` and 422 ``<invalid>``."""
+    """The documented answers of an idempotent submission of ``noun`` ("the request"): 200 on
+    a repeat (the ``model``: ``repeat``, default ``noun``, as now), 201, 400, 409
+    ``dossier_code_conflict`` (the code was already ``sent``) and 422 ``invalid``."""
     responses: dict[int | str, dict[str, Any]] = {
-        200: {"model": model, "description": repeat},
-        201: {"description": created},
+        200: {"model": model, "description": f"A repeat: {repeat or noun}, as now."},
+        201: {"description": f"Created: {noun}, just received."},
         **problem_responses(400, 409, 422),
     }
-    responses[409]["description"] = f"dossier_code_conflict: {conflict}"
+    responses[409]["description"] = (
+        f"dossier_code_conflict: this dossier code was already {sent} with another body"
+    )
     responses[422]["description"] = invalid
     return responses
 
@@ -106,9 +170,11 @@ def answered(response: Response, answer: tuple[T, bool]) -> T:
 
 __all__ = [
     "DossierBody",
+    "DossierDesk",
     "answered",
     "check_province",
     "operation_args",
+    "post_submission",
     "submission_responses",
     "submit_once",
 ]
