@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from connectors.flows.common import (
     FlowOptions,
+    StatusPacing,
     draw_citizen,
     field_of,
     flow,
@@ -39,12 +40,11 @@ _GIVEN = {
     "male": ("An", "Bảo", "Dũng", "Hùng", "Khang", "Long", "Nam", "Phúc", "Quân", "Tuấn"),
     "female": ("Anh", "Chi", "Hà", "Hoa", "Lan", "Linh", "Mai", "Ngân", "Thảo", "Vy"),
 }
-TERMINAL = frozenset({"processed", "returned", "rejected"})
-# Polls per processing time (due_at - received_at): ten minutes of a working day. Give up at
-# 2.5 times the processing time (an overdue dossier still settles by then), and call a dossier
-# stuck when it is still "received" after an eighth of it (an hour of the working day).
-POLLS_PER_SPAN = 48
-SETTLE_SPANS = 2.5
+# Until a final status, 48 polls per processing time (due_at - received_at): ten minutes of a
+# working day. Give up at 2.5 times the processing time (an overdue dossier still settles by
+# then), and call a dossier stuck when it is still "received" after an eighth of it (an hour
+# of the working day).
+PACING = StatusPacing(frozenset({"processed", "returned", "rejected"}), 48, 2.5)
 ACCEPT_SPANS = 1 / 8
 
 
@@ -101,12 +101,10 @@ async def _sync_status(
     current, received_at, due_at, span, polls = await follow_status(
         registration,
         registration_id,
-        settled=TERMINAL,
-        polls_per_span=POLLS_PER_SPAN,
-        settle_spans=SETTLE_SPANS,
-        options=options,
-        run=run,
-        step=(
+        PACING,
+        options,
+        run,
+        (
             "civil-registry.get_registration",
             f"sync the status of {registration_id}",
             lambda: ndxp.civil_registry.get_registration(registration_id),

@@ -186,23 +186,30 @@ class Followed(NamedTuple):
     polls: int  # the polling budget
 
 
+class StatusPacing(NamedTuple):
+    """How a flow follows a dossier: until a ``settled`` status, polling every
+    ``1 / polls_per_span`` of its processing time, giving up after ``settle_spans`` of them."""
+
+    settled: frozenset[str]
+    polls_per_span: int
+    settle_spans: float
+
+
 async def follow_status(
     first: Any,
     ident: str,
-    *,
-    settled: frozenset[str],
-    polls_per_span: int,
-    settle_spans: float,
+    pacing: StatusPacing,
     options: FlowOptions,
     run: FlowRun,
     step: tuple[str, str, Callable[[], Awaitable[Any]]],
 ) -> Followed:
-    """Poll a dossier's status until it is in ``settled`` or the budget is spent.
+    """Poll a dossier's status until it is settled or the budget is spent.
 
     Every ``1 / polls_per_span`` of its processing time (``due_at - received_at``), clamped to
     ``[min_poll_s, max_poll_s]``, for at most ``settle_spans`` processing times, ``max_wait_s``
     and ``max_polls``. ``step`` is the recorded call: (service, narration, fetch).
     """
+    settled, polls_per_span, settle_spans = pacing
     received_at, due_at = when(field_of(first, "received_at")), when(field_of(first, "due_at"))
     if received_at is None or due_at is None:
         raise Incomplete(f"{ident}: no received_at / due_at to pace the status sync")
@@ -237,6 +244,7 @@ __all__ = [
     "FlowOptions",
     "Followed",
     "Sleep",
+    "StatusPacing",
     "draw_citizen",
     "execute",
     "field_of",

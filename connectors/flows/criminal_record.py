@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from connectors.flows.common import (
     FlowOptions,
+    StatusPacing,
     draw_citizen,
     field_of,
     flow,
@@ -37,11 +38,10 @@ from mock_services.dossiers import VIETNAM_TZ
 if TYPE_CHECKING:
     from connectors.client import NdxpClient
 
-SETTLED = frozenset({"issued", "rejected"})
-# Poll every 1/48 of the legal deadline (due_at - received_at: 10 working days), give up at
-# 1.5 deadlines (a court check may run past the deadline) and leave it to the next sync.
-POLLS_PER_SPAN = 48
-SETTLE_SPANS = 1.5
+# Until issued or rejected, poll every 1/48 of the legal deadline (due_at - received_at: 10
+# working days), give up at 1.5 deadlines (a court check may run past the deadline) and leave
+# it to the next sync.
+PACING = StatusPacing(frozenset({"issued", "rejected"}), 48, 1.5)
 
 
 async def _body(
@@ -75,12 +75,10 @@ async def _body(
     followed = await follow_status(
         status,
         rid,
-        settled=SETTLED,
-        polls_per_span=POLLS_PER_SPAN,
-        settle_spans=SETTLE_SPANS,
-        options=options,
-        run=run,
-        step=(
+        PACING,
+        options,
+        run,
+        (
             "judicial-records.get_certificate_request",
             f"follow {rid}",
             lambda: ndxp.judicial_records.get_certificate_request(rid),
