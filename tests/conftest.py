@@ -1,4 +1,5 @@
-"""Shared fixtures: settings with a private state directory, and in-process clients for apps."""
+"""Shared fixtures: settings with a private state directory, in-process clients for apps and
+the lifecycle mocks' movable clock."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 from ndxp_config.settings import MockSettings, Settings
+from tests.lifecycle_mocks import FakeClock
 
 
 @pytest.fixture
@@ -36,6 +38,12 @@ def client_for() -> Callable[[FastAPI], httpx.AsyncClient]:
         return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
 
     return make
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A clock the test moves, at :data:`tests.lifecycle_mocks.T0`."""
+    return FakeClock()
 
 
 @pytest.fixture

@@ -24,11 +24,6 @@ SEED = 2024
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 def app(settings: Settings, clock: FakeClock) -> FastAPI:
     return create_app(settings, clock=clock)
 

@@ -35,11 +35,6 @@ PATH = "/v1/certificate-requests"
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 def app(settings: Settings, clock: FakeClock) -> FastAPI:
     return create_app(settings, clock=clock)
 

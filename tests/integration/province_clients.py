@@ -1,9 +1,11 @@
-"""A province's client of the running gateway: Thanh Hóa's one-stop system, token in hand."""
+"""A province's client of the running gateway (Thanh Hóa's one-stop system, token in hand)
+and the gateway's record of what it exchanged."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from typing import Any
 
 import httpx
 
@@ -40,3 +42,14 @@ async def async_province_client(stack: Stack) -> AsyncIterator[httpx.AsyncClient
             await client.post("/oauth2/token", data=THANH_HOA_CREDENTIALS)
         )
         yield client
+
+
+def exchange_record(stack: Stack, response: httpx.Response) -> dict[str, Any]:
+    """The gateway's exchange record of ``response`` (the read flushes the log first)."""
+    exchange_id = response.headers["x-ndxp-exchange-id"]
+    found = httpx.get(
+        f"{stack.gateway_url}/admin/exchanges/{exchange_id}", headers=stack.admin_headers
+    )
+    assert found.status_code == 200, found.text
+    data: dict[str, Any] = found.json()
+    return data

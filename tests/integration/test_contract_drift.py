@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Any
 
 import httpx
 import pytest
@@ -20,7 +19,7 @@ from mock_services import civil_registry, driver_licence, population
 from ndxp_sim.report import Report
 from ndxp_sim.report_output import report_from_gateway
 from ndxp_sim.testing import Stack, registry_env, running_stack
-from tests.integration.province_clients import province_client
+from tests.integration.province_clients import exchange_record, province_client
 
 pytestmark = pytest.mark.integration
 
@@ -72,16 +71,6 @@ def switch(stack: Stack, name: str) -> str:
     return run_id
 
 
-def record(stack: Stack, response: httpx.Response) -> dict[str, Any]:
-    exchange_id = response.headers["x-ndxp-exchange-id"]
-    found = httpx.get(
-        f"{stack.gateway_url}/admin/exchanges/{exchange_id}", headers=stack.admin_headers
-    )
-    assert found.status_code == 200, found.text
-    data: dict[str, Any] = found.json()
-    return data
-
-
 def violations(response: httpx.Response) -> set[str]:
     header = response.headers.get(VIOLATIONS_HEADER, "")
     return {v.strip() for v in header.split(",") if v.strip()}
@@ -110,12 +99,12 @@ def test_baseline_routes_v1_and_v2_each_against_its_own_contract(
     for name, response in answers.items():
         assert response.status_code == 200, (name, response.text)
         assert violations(response) == set(), name
-        assert record(stack, response)["contract_violations"] == [], name
+        assert exchange_record(stack, response)["contract_violations"] == [], name
     assert "id_card_issue_date" in answers["citizen v1"].json()
     assert "id_card_issued_on" in answers["citizen v2"].json()
     assert isinstance(answers["dossier v1"].json()["fees_collected"], int)
     assert answers["dossier v2"].json()["fees_collected"][0]["kind"] == "charge"
-    services = {record(stack, r)["service"] for r in answers.values()}
+    services = {exchange_record(stack, r)["service"] for r in answers.values()}
     assert {"population.get_citizen", "population.get_citizen_v2"} <= services
     result = report(stack, run_id)
     assert result.exchanges >= len(answers)
@@ -131,7 +120,7 @@ def test_fm08_drift_is_flagged_on_v1_while_v2_stays_clean(
         assert response.status_code == 200, (name, response.text)
     citizen = answers["citizen v1"]
     assert {"id_card_issue_date", "id_card_issued_on", "date_of_birth"} <= violations(citizen)
-    logged = record(stack, citizen)
+    logged = exchange_record(stack, citizen)
     assert set(logged["contract_violations"]) == violations(citizen)
     assert "rename_field:citizen-v1-answers-a-v2-name" in logged["injected_fault"]
     assert "x-ndxp-injected-fault" not in citizen.headers  # the province never sees it
@@ -139,7 +128,7 @@ def test_fm08_drift_is_flagged_on_v1_while_v2_stays_clean(
     assert violations(answers["dossier v1"]) == {"fees_collected"}
     for name in ("citizen v2", "licence v2", "dossier v2"):
         assert violations(answers[name]) == set(), name
-        assert record(stack, answers[name])["injected_fault"] is None, name
+        assert exchange_record(stack, answers[name])["injected_fault"] is None, name
 
     birth = civil_registry.example_requests(SEED)[0].model_copy(
         update={"dossier_code": "000.00.38.H56-241230-0808"}
@@ -151,7 +140,7 @@ def test_fm08_drift_is_flagged_on_v1_while_v2_stays_clean(
     assert refused.json()["errors"][0]["loc"] == ["body", "declarant"]
     flagged = "request: refused a contract-valid request (missing: declarant)"
     assert violations(refused) == {flagged}  # the request keeps the contract: the refusal broke it
-    logged = record(stack, refused)
+    logged = exchange_record(stack, refused)
     assert (logged["outcome"], logged["contract_violations"]) == ("upstream_rejected", [flagged])
 
     result = report(stack, run_id)

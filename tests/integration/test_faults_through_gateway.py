@@ -16,7 +16,7 @@ import pytest
 from gateway.registry import Timeouts
 from mock_services import civil_registry, population
 from ndxp_sim.testing import Stack, registry_env, running_stack
-from tests.integration.province_clients import async_province_client
+from tests.integration.province_clients import async_province_client, exchange_record
 
 pytestmark = pytest.mark.integration
 
@@ -64,17 +64,6 @@ def inject(stack: Stack, provider: str, fault: dict[str, Any], **match: Any) -> 
     assert response.status_code == 200, response.text
 
 
-def logged(stack: Stack, response: httpx.Response) -> dict[str, Any]:
-    """The gateway's exchange record of ``response`` (the read flushes the log first)."""
-    exchange_id = response.headers["x-ndxp-exchange-id"]
-    record = httpx.get(
-        f"{stack.gateway_url}/admin/exchanges/{exchange_id}", headers=stack.admin_headers
-    )
-    assert record.status_code == 200, record.text
-    data: dict[str, Any] = record.json()
-    return data
-
-
 def assert_no_fault_header(response: httpx.Response) -> None:
     assert "x-ndxp-injected-fault" not in response.headers
 
@@ -87,7 +76,7 @@ async def test_latency_delays_the_answer(stack: Stack, province: httpx.AsyncClie
     assert response.status_code == 200
     assert waited >= 0.3  # a lower bound: the injected wait cannot be skipped
     assert_no_fault_header(response)
-    record = logged(stack, response)
+    record = exchange_record(stack, response)
     assert record["outcome"] == "ok"
     assert record["injected_fault"] == "latency:the-rule"
     assert record["upstream_ms"] >= 300
@@ -104,7 +93,7 @@ async def test_a_hang_becomes_a_504_at_the_gateways_timeout(
     assert response.headers["x-ndxp-error"] == "upstream_timeout"
     assert response.json()["code"] == "upstream_timeout"
     assert TIMEOUT_S <= waited < 30  # the gateway's timeout, not the provider's hang
-    assert logged(stack, response)["outcome"] == "upstream_timeout"
+    assert exchange_record(stack, response)["outcome"] == "upstream_timeout"
 
 
 async def test_http_error_is_passed_on_and_classified(
@@ -116,7 +105,7 @@ async def test_http_error_is_passed_on_and_classified(
     assert response.json()["code"] == "provider_error"
     assert "x-ndxp-error" not in response.headers  # the provider failed, not NDXP
     assert_no_fault_header(response)
-    record = logged(stack, response)
+    record = exchange_record(stack, response)
     assert (record["outcome"], record["injected_fault"]) == (
         "upstream_error",
         "http_error:the-rule",
@@ -128,7 +117,7 @@ async def test_unavailable_carries_retry_after(stack: Stack, province: httpx.Asy
     response = await province.get(CITIZEN_PATH)
     assert response.status_code == 503
     assert response.headers["retry-after"] == "42"
-    assert logged(stack, response)["outcome"] == "upstream_overloaded"
+    assert exchange_record(stack, response)["outcome"] == "upstream_overloaded"
 
 
 @pytest.mark.parametrize("phase", ["before_response", "during_body"])
@@ -139,7 +128,7 @@ async def test_a_reset_becomes_a_502_upstream_reset(
     response = await province.get(CITIZEN_PATH)
     assert response.status_code == 502
     assert response.json()["code"] == "upstream_reset"
-    record = logged(stack, response)
+    record = exchange_record(stack, response)
     assert record["outcome"] == "upstream_reset"
     # Mid-body, the head (and its fault header) arrived before the connection broke.
     expected = "reset:the-rule" if phase == "during_body" else None
@@ -152,7 +141,7 @@ async def test_an_empty_body_breaks_the_contract(stack: Stack, province: httpx.A
     assert response.status_code == 200
     assert response.content == b""
     assert response.headers["x-ndxp-contract-violations"]
-    assert logged(stack, response)["contract_violations"]
+    assert exchange_record(stack, response)["contract_violations"]
 
 
 async def test_empty_lists_come_back_empty(stack: Stack, province: httpx.AsyncClient) -> None:
@@ -167,7 +156,7 @@ async def test_empty_lists_come_back_empty(stack: Stack, province: httpx.AsyncCl
     response = await province.get(DOSSIERS, params=DOSSIER_QUERY)
     assert response.status_code == 200
     assert response.json()["items"] == []
-    assert logged(stack, response)["injected_fault"] == "empty_list:the-rule"
+    assert exchange_record(stack, response)["injected_fault"] == "empty_list:the-rule"
 
 
 async def test_dropped_fields_are_missing_and_named(
@@ -181,7 +170,7 @@ async def test_dropped_fields_are_missing_and_named(
     assert "id_card_issue_date" not in response.json()
     violated = set(response.headers["x-ndxp-contract-violations"].split(", "))
     assert violated == {"phone", "id_card_issue_date"}
-    assert set(logged(stack, response)["contract_violations"]) == violated
+    assert set(exchange_record(stack, response)["contract_violations"]) == violated
 
 
 async def test_a_dangling_file_id_downloads_as_404(
@@ -192,7 +181,7 @@ async def test_a_dangling_file_id_downloads_as_404(
     response = await province.get(FILE_PATH)
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
-    record = logged(stack, response)
+    record = exchange_record(stack, response)
     assert (record["outcome"], record["injected_fault"]) == (
         "upstream_rejected",
         "dangling_file:the-rule",
@@ -235,7 +224,7 @@ async def test_stale_status_never_shows_the_hidden_statuses(
     seen = {item["status"] for item in response.json()["items"]}
     assert seen
     assert seen.isdisjoint(hidden)
-    assert logged(stack, response)["injected_fault"] == "stale_status:the-rule"
+    assert exchange_record(stack, response)["injected_fault"] == "stale_status:the-rule"
 
 
 async def test_maintenance_answers_503_within_its_window(
@@ -253,7 +242,7 @@ async def test_maintenance_answers_503_within_its_window(
     assert response.status_code == 503
     assert response.json()["code"] == "provider_maintenance"
     assert 0 < int(response.headers["retry-after"]) <= 30 * 60
-    assert logged(stack, response)["outcome"] == "provider_maintenance"
+    assert exchange_record(stack, response)["outcome"] == "provider_maintenance"
 
 
 async def test_overload_sheds_what_exceeds_capacity_and_queue(
@@ -269,7 +258,7 @@ async def test_overload_sheds_what_exceeds_capacity_and_queue(
     assert shed
     assert all(r.json()["code"] == "provider_overloaded" for r in shed)
     assert all(r.headers["retry-after"] == "7" for r in shed)
-    assert logged(stack, shed[0])["outcome"] == "upstream_overloaded"
+    assert exchange_record(stack, shed[0])["outcome"] == "upstream_overloaded"
 
 
 async def test_metrics_count_injected_faults_and_outcomes(
