@@ -12,11 +12,11 @@ without their dates.
 
 from __future__ import annotations
 
-import random
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from connectors.flows.common import (
+    FlowContext,
     FlowOptions,
     StatusPacing,
     draw_citizen,
@@ -27,7 +27,6 @@ from connectors.flows.common import (
     rejection_reason,
 )
 from connectors.flows.recording import FlowRun
-from connectors.provinces import OneStopSystem
 from contracts.civil_registry import BirthRegistrationRequest, CitizenRef, Newborn
 from contracts.common import Gender
 from mock_services.dossiers import VIETNAM_TZ
@@ -56,13 +55,8 @@ def _parent_ref(citizen: Any) -> CitizenRef:
     )
 
 
-async def _body(
-    ndxp: NdxpClient,
-    system: OneStopSystem,
-    rng: random.Random,
-    options: FlowOptions,
-    run: FlowRun,
-) -> None:
+async def _body(ctx: FlowContext) -> None:
+    ndxp, system, rng, options, run = ctx
     father_id = draw_citizen(rng, system, gender="male", born=(1975, 2000))
     mother_id = draw_citizen(rng, system, gender="female", born=(1980, 2002))
     father = await lookup_citizen(ndxp, run, father_id, "verify the father")

@@ -14,24 +14,19 @@ Failed when the listing itself cannot be had, or no detail can.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from connectors.errors import CircuitOpen, NdxpError, NotFound, QuotaExceeded
 from connectors.flows.common import (
     EMPTY_WINDOW_THRESHOLD,
-    FlowOptions,
+    FlowContext,
     expected_in_window,
     field_of,
     flow,
 )
-from connectors.flows.recording import FlowAborted, FlowRun
-from connectors.provinces import OneStopSystem
-
-if TYPE_CHECKING:
-    from connectors.client import NdxpClient
+from connectors.flows.recording import FlowAborted
 
 # (kind, operation stem, dossiers per working day nationally — the mock's figures)
 KINDS: tuple[tuple[str, str, float], ...] = (
@@ -41,13 +36,8 @@ KINDS: tuple[tuple[str, str, float], ...] = (
 )
 
 
-async def _body(
-    ndxp: NdxpClient,
-    system: OneStopSystem,
-    rng: random.Random,
-    options: FlowOptions,
-    run: FlowRun,
-) -> None:
+async def _body(ctx: FlowContext) -> None:
+    ndxp, system, rng, options, run = ctx
     noun, stem, daily = rng.choices(KINDS, weights=[k[2] for k in KINDS])[0]
     registry = ndxp.business_registry
     lister: Callable[..., Awaitable[Any]] = getattr(registry, f"list_{stem}_dossiers")

@@ -63,9 +63,18 @@ class FlowOptions:
         return end - timedelta(days=self.window_days), end
 
 
-FlowBody = Callable[
-    ["NdxpClient", OneStopSystem, random.Random, FlowOptions, FlowRun], Awaitable[None]
-]
+class FlowContext(NamedTuple):
+    """What :func:`execute` hands a flow body: the client, the one-stop system it acts for, its
+    random source, options, and the run that records its steps."""
+
+    ndxp: NdxpClient
+    system: OneStopSystem
+    rng: random.Random
+    options: FlowOptions
+    run: FlowRun
+
+
+FlowBody = Callable[[FlowContext], Awaitable[None]]
 
 
 async def execute(
@@ -88,8 +97,9 @@ async def execute(
     flow; the same error with no violation recorded is a bug of the flow and is raised.
     """
     run = FlowRun(flow, system, listener)
+    context = FlowContext(ndxp, system, rng or random.Random(seed), options or FlowOptions(), run)
     try:
-        await body(ndxp, system, rng or random.Random(seed), options or FlowOptions(), run)
+        await body(context)
     except (NdxpError, FlowAborted, Incomplete) as exc:
         return run.result(exc)
     except ValidationError as exc:
@@ -240,6 +250,7 @@ def rejection_reason(status: Any) -> str:
 __all__ = [
     "Clock",
     "FlowBody",
+    "FlowContext",
     "FlowFunction",
     "FlowOptions",
     "Followed",

@@ -12,11 +12,10 @@ the province would hand out.
 
 from __future__ import annotations
 
-import random
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from connectors.flows.common import (
-    FlowOptions,
+    FlowContext,
     StatusPacing,
     draw_citizen,
     field_of,
@@ -26,7 +25,6 @@ from connectors.flows.common import (
     rejection_reason,
 )
 from connectors.flows.recording import FlowRun
-from connectors.provinces import OneStopSystem
 from contracts.judicial_records import (
     Applicant,
     CertificateRequest,
@@ -35,22 +33,14 @@ from contracts.judicial_records import (
 )
 from mock_services.dossiers import VIETNAM_TZ
 
-if TYPE_CHECKING:
-    from connectors.client import NdxpClient
-
 # Until issued or rejected, poll every 1/48 of the legal deadline (due_at - received_at: 10
 # working days), give up at 1.5 deadlines (a court check may run past the deadline) and leave
 # it to the next sync.
 PACING = StatusPacing(frozenset({"issued", "rejected"}), 48, 1.5)
 
 
-async def _body(
-    ndxp: NdxpClient,
-    system: OneStopSystem,
-    rng: random.Random,
-    options: FlowOptions,
-    run: FlowRun,
-) -> None:
+async def _body(ctx: FlowContext) -> None:
+    ndxp, system, rng, options, run = ctx
     personal_id = draw_citizen(rng, system, born=(1965, 2004))
     citizen = await lookup_citizen(ndxp, run, personal_id, "fill the form from personal id")
     today = options.clock().astimezone(VIETNAM_TZ).date()

@@ -9,32 +9,20 @@ and the household head the record names). Degraded when the lookup comes back wi
 
 from __future__ import annotations
 
-import random
-from typing import TYPE_CHECKING
-
 from connectors.flows.common import (
-    FlowOptions,
+    FlowContext,
     draw_citizen,
     field_of,
     flow,
     lookup_citizen,
     mask,
 )
-from connectors.flows.recording import FlowAborted, FlowRun
-from connectors.provinces import OneStopSystem
+from connectors.flows.recording import FlowAborted
 from contracts.population import HouseholdVerification
 
-if TYPE_CHECKING:
-    from connectors.client import NdxpClient
 
-
-async def _body(
-    ndxp: NdxpClient,
-    system: OneStopSystem,
-    rng: random.Random,
-    options: FlowOptions,
-    run: FlowRun,
-) -> None:
+async def _body(ctx: FlowContext) -> None:
+    ndxp, system, rng, _, run = ctx
     applicant = draw_citizen(rng, system, born=(1950, 2004))
     citizen = await lookup_citizen(ndxp, run, applicant, "look up the applicant")
     household = field_of(citizen, "household")

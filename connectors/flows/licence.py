@@ -12,35 +12,22 @@ result file that cannot be fetched (FM-05), a holder whose records disagree.
 
 from __future__ import annotations
 
-import random
-from typing import TYPE_CHECKING
-
 from connectors.errors import NotFound
 from connectors.flows.common import (
     EMPTY_WINDOW_THRESHOLD,
-    FlowOptions,
+    FlowContext,
     expected_in_window,
     field_of,
     flow,
     mask,
 )
-from connectors.flows.recording import FlowRun
-from connectors.provinces import OneStopSystem
-
-if TYPE_CHECKING:
-    from connectors.client import NdxpClient
 
 PAGE_SIZE = 20
 DAILY_RENEWALS = 1200.0  # nationally per working day (the driver-licence mock's rate)
 
 
-async def _body(
-    ndxp: NdxpClient,
-    system: OneStopSystem,
-    rng: random.Random,
-    options: FlowOptions,
-    run: FlowRun,
-) -> None:
+async def _body(ctx: FlowContext) -> None:
+    ndxp, system, rng, options, run = ctx
     start, end = options.window()
     code = system.province.code
     page = await run.call(
