@@ -25,10 +25,8 @@ from contracts.common import (
     Timestamp,
     WireDate,
     WireModel,
-    dossier_code_field,
-    province_code_field,
-    refuse_null,
 )
+from contracts.dossiers import dossier_code_field, province_code_field, refuse_null
 
 RegistrationKind = Literal["birth", "death"]
 RegistrationStatus = LifecycleStatus

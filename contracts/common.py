@@ -7,9 +7,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, JsonValue
-
-from contracts.provinces import PROVINCE_CODES
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 CONTRACT_VERSION = "1.0.0"
 
@@ -34,38 +32,6 @@ Gender = Literal["male", "female"]
 FullName = Annotated[
     str, Field(min_length=1, max_length=200, description="Full name (họ, chữ đệm và tên).")
 ]
-DOSSIER_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9.\-]{3,49}$"
-
-
-def dossier_code_field(of: str, example: str) -> Any:
-    """A province's dossier code (mã hồ sơ) as the idempotency key ``of`` a submission."""
-    return Field(
-        pattern=DOSSIER_CODE_PATTERN,
-        description="The province's dossier code (mã hồ sơ), unique per province: the "
-        f"idempotency key of {of}.",
-        examples=[example],
-    )
-
-
-def province_code_field(description: str) -> Any:
-    """A province code listing the 63 codes as an enum, so the contract names every valid
-    value (another is a 422)."""
-    codes: list[JsonValue] = [*sorted(PROVINCE_CODES)]
-    return Field(pattern=r"^\d{3}$", description=description, json_schema_extra={"enum": codes})
-
-
-def refuse_null(what: str) -> Callable[[Any], Any]:
-    """A before-validator for optional fields the schema says to omit: a JSON null is refused
-    ("omit ``what`` rather than send null"), not read as omitted."""
-
-    def check(value: Any) -> Any:
-        if value is None:
-            raise ValueError(f"omit {what} rather than send null")
-        return value
-
-    return check
-
-
 Timestamp = Annotated[AwareDatetime, Field(description="RFC 3339 date-time with a UTC offset.")]
 
 

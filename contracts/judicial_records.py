@@ -34,10 +34,8 @@ from contracts.common import (
     Timestamp,
     WireDate,
     WireModel,
-    dossier_code_field,
-    province_code_field,
-    refuse_null,
 )
+from contracts.dossiers import dossier_code_field, province_code_field, refuse_null
 
 CertificateType = Literal["so_1", "so_2"]
 RequestStatus = Literal["received", "verifying", "issued", "rejected"]
