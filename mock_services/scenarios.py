@@ -59,9 +59,7 @@ class Scenario(Spec):
     def rules_for(self, provider: str, hop: str = "database") -> tuple[Rule, ...]:
         """The rules for calls to ``provider``'s operations that strike at ``hop``."""
         return tuple(
-            rule
-            for rule in self.rules
-            if rule.match.provider == provider and rule.match.hop == hop
+            rule for rule in self.rules if rule.match.provider == provider and rule.match.hop == hop
         )
 
     @property
