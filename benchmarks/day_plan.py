@@ -316,7 +316,9 @@ delay = function()
   local t = now()
   if not started then started, due = t, t end
   if sent >= total then return 5 end
-  due = math.max(due + 1 / rate_at(due - started), t - 1)  -- at most 1 s of catch-up burst
+  -- The day's clock is the plan's, not the wall's: a gateway slower than a peak falls behind
+  -- and catches up as fast as it can answer (no deficit forgiven), so the wall time says so.
+  due = due + 1 / rate_at(due - started)
   local wait = (due - t) * 1000
   if wait < 0 then return 0 end
   return wait
