@@ -24,6 +24,19 @@ SERVICE_NAMES = sorted(f"{op.provider}.{op.operation_id}" for op in OPERATIONS)
 ServiceName = Annotated[
     str, Field(description="<provider>.<operation id>", json_schema_extra={"enum": SERVICE_NAMES})
 ]
+# A daily quota is set on a counter: a v2 operation draws on its v1's (``quota_service``), so
+# only services with their own counter can carry one.
+COUNTED_SERVICE_NAMES = sorted(
+    f"{op.provider}.{op.operation_id}" for op in OPERATIONS if op.quota_service is None
+)
+CountedServiceName = Annotated[
+    str,
+    Field(
+        description="<provider>.<operation id> of a service with its own daily counter (a v2 "
+        "operation counts against its v1: set the quota there)",
+        json_schema_extra={"enum": COUNTED_SERVICE_NAMES},
+    ),
+]
 Subscription = Annotated[
     str,
     Field(
@@ -84,7 +97,7 @@ class ConsumerRegistration(WireModel):
     province: str | None = Field(default=None, pattern=r"^\d{3}$", examples=["038"])
     subscriptions: list[Subscription] = Field(default_factory=list, examples=[["population.*"]])
     daily_quota: WireCount | None = None
-    service_quotas: dict[ServiceName, WireCount] = Field(default_factory=dict)
+    service_quotas: dict[CountedServiceName, WireCount] = Field(default_factory=dict)
     sandbox_window: SandboxWindow | None = None
 
 

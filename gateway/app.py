@@ -99,8 +99,9 @@ class GatewayApp(FastAPI):
     response, routing or middleware objects. What the middleware would do for it — the edge's
     bounds (:mod:`gateway.edge`) — the proxy does itself. Anything else (the admin API, the
     token endpoint, docs, ``/metrics``, a path the catch-all route cannot match) goes through
-    FastAPI as before. Any method reaches the proxy: its router answers a method the path does
-    not take with 405 and that path's ``Allow``, like the mocks.
+    FastAPI as before. Any method but CONNECT (a tunnel, never an exchange: 405 from FastAPI)
+    reaches the proxy: its router answers a method the path does not take with 405 and that
+    path's ``Allow``, like the mocks.
     """
 
     proxy: Proxy | None = None  # set by the lifespan
@@ -108,7 +109,7 @@ class GatewayApp(FastAPI):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         proxy = self.proxy
-        if proxy is not None and scope["type"] == "http":
+        if proxy is not None and scope["type"] == "http" and scope["method"] != "CONNECT":
             path: str = scope["path"]
             if path[:1] == "/" and "\n" not in path and path.split("/", 2)[1] not in RESERVED:
                 scope["app"] = self
