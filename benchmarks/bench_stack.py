@@ -13,8 +13,9 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -124,6 +125,17 @@ def settle(pid: int, idle_share: float = 0.03, window: float = 0.5, limit: float
             break
         last = now
     return last - start
+
+
+def in_work_dir(prefix: str, keep: bool, body: Callable[[Path], None]) -> None:
+    """Run ``body`` in a fresh temporary directory; kept on failure (its logs) or with
+    ``keep``, removed otherwise."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    body(work)
+    if keep:
+        print(f"work directory kept: {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 # --- the gateway --------------------------------------------------------------------------

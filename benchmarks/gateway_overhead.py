@@ -39,7 +39,6 @@ import json
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -226,12 +225,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.duration, args.rounds = 2.0, 1
-    work = Path(tempfile.mkdtemp(prefix="ndxp-overhead-"))
-    run(args, work)  # on failure the work directory stays, for its logs
-    if args.keep:
-        print(f"work directory kept: {work}")
-    else:
-        shutil.rmtree(work, ignore_errors=True)
+    bs.in_work_dir("ndxp-overhead-", args.keep, lambda work: run(args, work))
 
 
 def run(args: argparse.Namespace, work: Path) -> None:

@@ -32,11 +32,9 @@ import argparse
 import asyncio
 import json
 import random
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from contextlib import ExitStack
@@ -143,12 +141,7 @@ def main() -> None:
         sys.exit("wrk not found (apt-get install wrk): the national day needs it")
     if args.upstream == "static" and not bs.NGINX:
         sys.exit("nginx not found (apt-get install nginx): use --upstream mocks")
-    work = Path(tempfile.mkdtemp(prefix="ndxp-day-"))
-    run(args, work)  # on failure the work directory stays, for its logs
-    if args.keep:
-        print(f"work directory kept: {work}")
-    else:
-        shutil.rmtree(work, ignore_errors=True)
+    bs.in_work_dir("ndxp-day-", args.keep, lambda work: run(args, work))
 
 
 def run(args: argparse.Namespace, work: Path) -> None:
